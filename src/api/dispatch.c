@@ -1,0 +1,116 @@
+/* dispatch: routing, the order of checks of API.md, and the headers every
+ * /api answer carries. */
+#include "pitchey-build.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "api/app.h"
+#include "api/routes.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+/* Origins from [http] cors_origins, separated by spaces or commas. */
+static bool origin_allowed(const struct app *app, const char *origin)
+{
+    const char *list = app->cfg.http.cors_origins;
+    if (origin == NULL || list == NULL || *list == '\0')
+        return false;
+    size_t olen = strlen(origin);
+    const char *p = list;
+    while (*p) {
+        p += strspn(p, " ,");
+        size_t n = strcspn(p, " ,");
+        if (n == 0)
+            break;
+        if ((n == 1 && *p == '*') || (n == olen && strncasecmp(p, origin, n) == 0))
+            return true;
+        p += n;
+    }
+    return false;
+}
+
+static void preflight(struct app *app, struct request *req, struct response *res,
+                      unsigned allowed)
+{
+    char allow[128];
+    router_allow_list(allowed, allow, sizeof allow);
+    response_empty(res, 204);
+    response_header(res, "Allow", "%s", allow);
+    if (origin_allowed(app, req->origin)) {
+        response_header(res, "Access-Control-Allow-Methods", "%s", allow);
+        response_header(res, "Access-Control-Allow-Headers",
+                        "Authorization, Content-Type, Idempotency-Key, If-None-Match, "
+                        "X-Request-Id");
+        response_header(res, "Access-Control-Max-Age", "600");
+    }
+}
+
+void dispatch_request(struct app *app, struct request *req, struct response *res)
+{
+    const struct route *route = NULL;
+    char idbuf[32] = "";
+    unsigned allowed = 0;
+    enum route_match m = router_match(api_routes, api_route_count, req->path, req->method,
+                                      &route, idbuf, sizeof idbuf, &allowed);
+    if (m == ROUTE_NOT_FOUND) {
+        response_error(res, 404, "not_found", "no such route");
+        return;
+    }
+    if (m == ROUTE_METHOD_NOT_ALLOWED) {
+        char allow[128];
+        router_allow_list(allowed, allow, sizeof allow);
+        response_error(res, 405, "method_not_allowed", "method %s is not allowed here",
+                       req->method == METHOD_OTHER ? "this" : req->method_name);
+        response_header(res, "Allow", "%s", allow);
+        if (route && (route->flags & ROUTE_CACHEABLE))
+            res->cache_status = "BYPASS";
+        return;
+    }
+    if (route->flags & ROUTE_CACHEABLE)
+        res->cache_status = "BYPASS"; /* handlers upgrade it when they use the cache */
+    if (req->method == METHOD_OPTIONS) {
+        preflight(app, req, res, allowed);
+        return;
+    }
+    if (strstr(route->pattern, "{id}") && request_parse_id(idbuf, &req->path_id) != 0) {
+        response_error(res, 400, "invalid_parameter", "the id must be an integer from 1 to %lld",
+                       (long long)INT64_MAX);
+        return;
+    }
+    handler_fn fn = (handler_fn)route->handler;
+    fn(app, req, res);
+}
+
+void dispatch_finish_headers(struct app *app, struct request *req, struct response *res,
+                             int64_t db_us)
+{
+    int64_t spent = clock_mono_us() - req->started_us;
+    response_header(res, "X-Request-Id", "%s", req->request_id);
+    response_header(res, "X-Response-Time", "%.3fms", (double)spent / 1000.0);
+    response_header(res, "X-Database-Time", "%.3fms", (double)db_us / 1000.0);
+    response_header(res, "X-Worker-Version", "%s", PACKAGE_VERSION);
+    if (res->cache_status)
+        response_header(res, "X-Cache-Status", "%s", res->cache_status);
+    if (origin_allowed(app, req->origin)) {
+        response_header(res, "Access-Control-Allow-Origin", "%s", req->origin);
+        response_header(res, "Access-Control-Expose-Headers",
+                        "ETag, Location, Retry-After, X-Request-Id, X-Response-Time, "
+                        "X-Database-Time, X-Worker-Version, X-Cache-Status");
+        response_header(res, "Vary", "Origin");
+    }
+}
+
+void app_db_error(struct app *app, struct response *res, enum db_status st,
+                  const struct db_error *err)
+{
+    (void)app;
+    if (st == DB_UNAVAILABLE) {
+        response_unavailable(res, err->retry_after_s);
+        return;
+    }
+    /* The detail goes to the log only: no SQL or server text to clients. */
+    log_error("event=db_error sqlstate=%s reason=\"%s\"", err->sqlstate, err->message);
+    response_error(res, 500, "internal", "internal error");
+}

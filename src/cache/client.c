@@ -1,0 +1,269 @@
+/* cache client: libmemcached with a breaker, failing open (see client.h). */
+#include "pitchey-build.h"
+
+#include <libmemcached/memcached.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cache/client.h"
+#include "common/breaker.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+struct cache {
+    memcached_st *mc;
+    struct breaker breaker;
+    struct cache_stats stats;
+    int nservers;
+};
+
+static int add_servers(memcached_st *mc, const char *list)
+{
+    int n = 0;
+    char *copy = xstrdup(list);
+    char *save = NULL;
+    for (char *tok = strtok_r(copy, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+        char *colon = strrchr(tok, ':');
+        in_port_t port = 11211;
+        if (colon) {
+            *colon = '\0';
+            port = (in_port_t)atoi(colon + 1);
+        }
+        if (memcached_server_add(mc, tok, port) == MEMCACHED_SUCCESS)
+            n++;
+        else
+            log_error("event=cache_bad_server server=%s", tok);
+    }
+    free(copy);
+    return n;
+}
+
+struct cache *cache_new(const struct cache_options *opts)
+{
+    struct cache *c = xcalloc(1, sizeof *c);
+    breaker_init(&c->breaker, opts->breaker_threshold, opts->breaker_cooldown_ms);
+    if (opts->servers == NULL || opts->servers[0] == '\0')
+        return c;
+    c->mc = memcached_create(NULL);
+    if (c->mc == NULL)
+        return c;
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
+                           MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_NO_BLOCK, 1);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)opts->timeout_ms);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)opts->timeout_ms);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 2);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, 2);
+    c->nservers = add_servers(c->mc, opts->servers);
+    if (c->nservers == 0) {
+        memcached_free(c->mc);
+        c->mc = NULL;
+    }
+    return c;
+}
+
+void cache_free(struct cache *c)
+{
+    if (c == NULL)
+        return;
+    if (c->mc)
+        memcached_free(c->mc);
+    free(c);
+}
+
+bool cache_enabled(const struct cache *c)
+{
+    return c && c->mc;
+}
+
+bool cache_bypassing(struct cache *c)
+{
+    return !cache_enabled(c) || breaker_is_open(&c->breaker, clock_mono_us());
+}
+
+/* False when the call must be skipped (disabled or breaker open). */
+static bool begin(struct cache *c)
+{
+    if (!cache_enabled(c))
+        return false;
+    if (!breaker_allow(&c->breaker, clock_mono_us())) {
+        c->stats.bypassed++;
+        return false;
+    }
+    return true;
+}
+
+/* Maps a libmemcached result, feeding the breaker. */
+static enum cache_result finish(struct cache *c, memcached_return_t rc, const char *op)
+{
+    switch (rc) {
+    case MEMCACHED_SUCCESS:
+    case MEMCACHED_STORED:
+    case MEMCACHED_DELETED:
+    case MEMCACHED_END:
+        breaker_success(&c->breaker);
+        return CACHE_OK;
+    case MEMCACHED_NOTFOUND:
+    case MEMCACHED_NOTSTORED:
+    case MEMCACHED_DATA_EXISTS:
+        breaker_success(&c->breaker);
+        return CACHE_NOT_FOUND;
+    default:
+        break;
+    }
+    c->stats.errors++;
+    if (rc == MEMCACHED_TIMEOUT)
+        c->stats.timeouts++;
+    uint64_t opens = c->breaker.opens;
+    /* Dead and ejected servers fail in microseconds: only slow failures
+     * need the breaker, but counting all keeps a flapping server cheap. */
+    breaker_failure(&c->breaker, clock_mono_us());
+    if (c->breaker.opens != opens) {
+        c->stats.breaker_opens++;
+        log_warn("event=cache_breaker_open op=%s reason=\"%s\"", op, memcached_strerror(c->mc, rc));
+    } else {
+        log_debug("event=cache_error op=%s reason=\"%s\"", op, memcached_strerror(c->mc, rc));
+    }
+    return CACHE_ERROR;
+}
+
+void cache_value_free(struct cache_value *v)
+{
+    free(v->data);
+    v->data = NULL;
+    v->len = 0;
+}
+
+enum cache_result cache_get(struct cache *c, const char *key, struct cache_value *out)
+{
+    out->data = NULL;
+    out->len = 0;
+    out->flags = 0;
+    if (!begin(c))
+        return CACHE_ERROR;
+    c->stats.gets++;
+    memcached_return_t rc;
+    char *v = memcached_get(c->mc, key, strlen(key), &out->len, &out->flags, &rc);
+    if (v) {
+        out->data = v;
+        breaker_success(&c->breaker);
+        return CACHE_OK;
+    }
+    return finish(c, rc, "get");
+}
+
+enum cache_result cache_get_multi(struct cache *c, const char *const *keys, size_t n,
+                                  struct cache_value *out)
+{
+    for (size_t i = 0; i < n; i++) {
+        out[i].data = NULL;
+        out[i].len = 0;
+        out[i].flags = 0;
+    }
+    if (!begin(c))
+        return CACHE_ERROR;
+    c->stats.gets++;
+    size_t *lens = xmalloc(n * sizeof *lens);
+    for (size_t i = 0; i < n; i++)
+        lens[i] = strlen(keys[i]);
+    memcached_return_t rc = memcached_mget(c->mc, keys, lens, n);
+    if (rc != MEMCACHED_SUCCESS) {
+        free(lens);
+        return finish(c, rc, "mget");
+    }
+    memcached_result_st *res;
+    while ((res = memcached_fetch_result(c->mc, NULL, &rc)) != NULL) {
+        const char *k = memcached_result_key_value(res);
+        size_t klen = memcached_result_key_length(res);
+        for (size_t i = 0; i < n; i++) {
+            if (out[i].data == NULL && lens[i] == klen && memcmp(keys[i], k, klen) == 0) {
+                out[i].len = memcached_result_length(res);
+                out[i].data = xstrndup(memcached_result_value(res), out[i].len);
+                out[i].flags = memcached_result_flags(res);
+                break;
+            }
+        }
+        memcached_result_free(res);
+    }
+    free(lens);
+    /* The fetch loop ends with END/NOTFOUND when all went well. */
+    if (rc == MEMCACHED_END || rc == MEMCACHED_NOTFOUND || rc == MEMCACHED_SUCCESS) {
+        breaker_success(&c->breaker);
+        return CACHE_OK;
+    }
+    for (size_t i = 0; i < n; i++)
+        cache_value_free(&out[i]);
+    return finish(c, rc, "mget");
+}
+
+enum cache_result cache_set(struct cache *c, const char *key, const void *data, size_t len,
+                            int ttl_s, uint32_t flags)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    c->stats.sets++;
+    return finish(c, memcached_set(c->mc, key, strlen(key), data, len, (time_t)ttl_s, flags),
+                  "set");
+}
+
+enum cache_result cache_add(struct cache *c, const char *key, const void *data, size_t len,
+                            int ttl_s)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    c->stats.sets++;
+    return finish(c, memcached_add(c->mc, key, strlen(key), data, len, (time_t)ttl_s, 0), "add");
+}
+
+enum cache_result cache_delete(struct cache *c, const char *key)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    return finish(c, memcached_delete(c->mc, key, strlen(key), 0), "delete");
+}
+
+enum cache_result cache_incr(struct cache *c, const char *key, uint64_t *value)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    return finish(c, memcached_increment(c->mc, key, strlen(key), 1, value), "incr");
+}
+
+enum cache_health cache_ping(struct cache *c)
+{
+    if (!cache_enabled(c))
+        return CACHE_HEALTH_DISABLED;
+    if (!begin(c))
+        return CACHE_HEALTH_DOWN;
+    memcached_return_t rc = memcached_version(c->mc);
+    if (rc == MEMCACHED_SUCCESS) {
+        breaker_success(&c->breaker);
+        return CACHE_HEALTH_OK;
+    }
+    if (rc == MEMCACHED_SOME_ERRORS)
+        return CACHE_HEALTH_DEGRADED;
+    (void)finish(c, rc, "version");
+    return CACHE_HEALTH_DOWN;
+}
+
+const char *cache_health_name(enum cache_health h)
+{
+    switch (h) {
+    case CACHE_HEALTH_OK: return "ok";
+    case CACHE_HEALTH_DEGRADED: return "degraded";
+    case CACHE_HEALTH_DOWN: return "down";
+    case CACHE_HEALTH_DISABLED: return "disabled";
+    }
+    return "down";
+}
+
+void cache_get_stats(const struct cache *c, struct cache_stats *out)
+{
+    *out = c->stats;
+}

@@ -1,0 +1,38 @@
+/* log: one line per event in key=value form, written with a single write()
+ * so lines from concurrent workers sharing a file never interleave.
+ *
+ * Messages are formatted only when their level is enabled.  Never pass a
+ * secret (password, token, connection string with a password) to a log call:
+ * lines are meant to be shipped and grepped. */
+#ifndef PITCHEY_COMMON_LOG_H
+#define PITCHEY_COMMON_LOG_H
+
+#include <stdbool.h>
+
+enum log_level {
+    LOG_LEVEL_ERROR = 0,
+    LOG_LEVEL_WARN = 1,
+    LOG_LEVEL_INFO = 2,
+    LOG_LEVEL_DEBUG = 3,
+};
+
+void log_init(const char *program);
+void log_set_level(enum log_level level);
+/* Returns 0 and sets *level for "error", "warn", "info" or "debug". */
+int log_parse_level(const char *name, enum log_level *level);
+bool log_enabled(enum log_level level);
+/* The request id goes on every line written while a request is handled. */
+void log_set_request_id(const char *request_id);
+void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define log_at(lvl, ...)                                                        \
+    do {                                                                        \
+        if (log_enabled(lvl))                                                   \
+            log_write(lvl, __VA_ARGS__);                                        \
+    } while (0)
+#define log_error(...) log_at(LOG_LEVEL_ERROR, __VA_ARGS__)
+#define log_warn(...) log_at(LOG_LEVEL_WARN, __VA_ARGS__)
+#define log_info(...) log_at(LOG_LEVEL_INFO, __VA_ARGS__)
+#define log_debug(...) log_at(LOG_LEVEL_DEBUG, __VA_ARGS__)
+
+#endif
