@@ -12,8 +12,18 @@
 #include "common/log.h"
 #include "common/xalloc.h"
 
+/* After errors, the handle is rebuilt at most this often: libmemcached can
+ * keep a restarted server ejected, or a dead socket, far longer than its
+ * retry timeouts promise. */
+#define CACHE_RESET_INTERVAL_US 1000000
+
 struct cache {
     memcached_st *mc;
+    char *servers;
+    int timeout_ms;
+    int64_t last_reset;
+    bool need_reset;
+    char **probe_keys;   /* one key per server, for health probes */
     struct breaker breaker;
     struct cache_stats stats;
     int nservers;
@@ -40,31 +50,72 @@ static int add_servers(memcached_st *mc, const char *list)
     return n;
 }
 
-struct cache *cache_new(const struct cache_options *opts)
+/* libmemcached caches each server's version, so memcached_version() is no
+ * probe.  Instead find, once, a key that hashes to each server; a get of
+ * those keys touches every server. */
+static void find_probe_keys(struct cache *c)
 {
-    struct cache *c = xcalloc(1, sizeof *c);
-    breaker_init(&c->breaker, opts->breaker_threshold, opts->breaker_cooldown_ms);
-    if (opts->servers == NULL || opts->servers[0] == '\0')
-        return c;
+    c->probe_keys = xcalloc((size_t)c->nservers, sizeof *c->probe_keys);
+    int found = 0;
+    char key[64];
+    for (int i = 0; i < 100000 && found < c->nservers; i++) {
+        int n = snprintf(key, sizeof key, "pitchey:probe:%d", i);
+        uint32_t idx = memcached_generate_hash(c->mc, key, (size_t)n);
+        if (idx < (uint32_t)c->nservers && c->probe_keys[idx] == NULL) {
+            c->probe_keys[idx] = xstrdup(key);
+            found++;
+        }
+    }
+}
+
+static void free_handle(struct cache *c)
+{
+    if (c->mc)
+        memcached_free(c->mc);
+    c->mc = NULL;
+    for (int i = 0; c->probe_keys && i < c->nservers; i++)
+        free(c->probe_keys[i]);
+    free(c->probe_keys);
+    c->probe_keys = NULL;
+    c->nservers = 0;
+}
+
+static void build_handle(struct cache *c)
+{
+    c->last_reset = clock_mono_us();
+    c->need_reset = false;
     c->mc = memcached_create(NULL);
     if (c->mc == NULL)
-        return c;
+        return;
     memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DISTRIBUTION,
                            MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA);
     memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_BINARY_PROTOCOL, 1);
     memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_NO_BLOCK, 1);
     memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_TCP_NODELAY, 1);
-    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)opts->timeout_ms);
-    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)opts->timeout_ms);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_CONNECT_TIMEOUT, (uint64_t)c->timeout_ms);
+    memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_POLL_TIMEOUT, (uint64_t)c->timeout_ms);
     memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_REMOVE_FAILED_SERVERS, 1);
     memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_SERVER_FAILURE_LIMIT, 2);
     memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_RETRY_TIMEOUT, 1);
     memcached_behavior_set(c->mc, MEMCACHED_BEHAVIOR_DEAD_TIMEOUT, 2);
-    c->nservers = add_servers(c->mc, opts->servers);
+    c->nservers = add_servers(c->mc, c->servers);
     if (c->nservers == 0) {
         memcached_free(c->mc);
         c->mc = NULL;
+        return;
     }
+    find_probe_keys(c);
+}
+
+struct cache *cache_new(const struct cache_options *opts)
+{
+    struct cache *c = xcalloc(1, sizeof *c);
+    breaker_init(&c->breaker, opts->breaker_threshold, opts->breaker_cooldown_ms);
+    c->timeout_ms = opts->timeout_ms;
+    if (opts->servers == NULL || opts->servers[0] == '\0')
+        return c;
+    c->servers = xstrdup(opts->servers);
+    build_handle(c);
     return c;
 }
 
@@ -72,14 +123,14 @@ void cache_free(struct cache *c)
 {
     if (c == NULL)
         return;
-    if (c->mc)
-        memcached_free(c->mc);
+    free_handle(c);
+    free(c->servers);
     free(c);
 }
 
 bool cache_enabled(const struct cache *c)
 {
-    return c && c->mc;
+    return c && c->servers;
 }
 
 bool cache_bypassing(struct cache *c)
@@ -92,11 +143,17 @@ static bool begin(struct cache *c)
 {
     if (!cache_enabled(c))
         return false;
-    if (!breaker_allow(&c->breaker, clock_mono_us())) {
+    int64_t now = clock_mono_us();
+    if (!breaker_allow(&c->breaker, now)) {
         c->stats.bypassed++;
         return false;
     }
-    return true;
+    if (c->need_reset && now - c->last_reset >= CACHE_RESET_INTERVAL_US) {
+        free_handle(c);
+        build_handle(c);
+        c->stats.resets++;
+    }
+    return c->mc != NULL;
 }
 
 /* Maps a libmemcached result, feeding the breaker. */
@@ -118,6 +175,7 @@ static enum cache_result finish(struct cache *c, memcached_return_t rc, const ch
         break;
     }
     c->stats.errors++;
+    c->need_reset = true;
     if (rc == MEMCACHED_TIMEOUT)
         c->stats.timeouts++;
     uint64_t opens = c->breaker.opens;
@@ -241,15 +299,29 @@ enum cache_health cache_ping(struct cache *c)
         return CACHE_HEALTH_DISABLED;
     if (!begin(c))
         return CACHE_HEALTH_DOWN;
-    memcached_return_t rc = memcached_version(c->mc);
-    if (rc == MEMCACHED_SUCCESS) {
+    int up = 0, probed = 0;
+    for (int i = 0; i < c->nservers; i++) {
+        if (c->probe_keys[i] == NULL)
+            continue;
+        probed++;
+        size_t len;
+        uint32_t flags;
+        memcached_return_t rc;
+        char *v = memcached_get(c->mc, c->probe_keys[i], strlen(c->probe_keys[i]), &len, &flags,
+                                &rc);
+        free(v);
+        if (rc == MEMCACHED_SUCCESS || rc == MEMCACHED_NOTFOUND)
+            up++;
+        else
+            log_debug("event=cache_probe_failed server=%d reason=\"%s\"", i,
+                     memcached_strerror(c->mc, rc));
+    }
+    if (up == probed) {
         breaker_success(&c->breaker);
         return CACHE_HEALTH_OK;
     }
-    if (rc == MEMCACHED_SOME_ERRORS)
-        return CACHE_HEALTH_DEGRADED;
-    (void)finish(c, rc, "version");
-    return CACHE_HEALTH_DOWN;
+    c->need_reset = true;
+    return up > 0 ? CACHE_HEALTH_DEGRADED : CACHE_HEALTH_DOWN;
 }
 
 const char *cache_health_name(enum cache_health h)

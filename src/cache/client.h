@@ -41,6 +41,7 @@ struct cache_stats {
     uint64_t timeouts;
     uint64_t bypassed;   /* calls skipped while the breaker was open */
     uint64_t breaker_opens;
+    uint64_t resets;     /* handle rebuilt after errors */
 };
 
 struct cache *cache_new(const struct cache_options *opts);

@@ -94,6 +94,17 @@ static void set_error(struct db_error *err, const char *state, const char *msg)
             *p = ' ';
 }
 
+/* libpq prints server notices (such as the FATAL sent to idle sessions at
+ * shutdown) on stderr by default; they belong in our log, one line each. */
+static void log_notice(void *arg, const char *message)
+{
+    (void)arg;
+    size_t n = strlen(message);
+    while (n && message[n - 1] == '\n')
+        n--;
+    log_info("event=db_notice message=\"%.*s\"", (int)n, message);
+}
+
 /* Connects within connect_timeout_ms.  Returns 0, or -1 with timed_out set
  * when the server accepted but did not answer (a hung server). */
 static int connect_now(struct db *db, struct db_error *err, bool *timed_out)
@@ -113,6 +124,7 @@ static int connect_now(struct db *db, struct db_error *err, bool *timed_out)
         set_error(err, "08000", "out of memory");
         return -1;
     }
+    PQsetNoticeProcessor(c, log_notice, NULL);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (PQstatus(c) != CONNECTION_BAD) {
         if (st == PGRES_POLLING_OK)
