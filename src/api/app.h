@@ -17,10 +17,13 @@
 #include "common/secret.h"
 #include "db/db.h"
 
+struct views;
+
 struct app {
     struct config cfg;
     struct db *db;
     struct cache *cache;
+    struct views *views;
     unsigned char secret[SECRET_BYTES];
     pid_t pid;
     int64_t started_us;

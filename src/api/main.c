@@ -18,6 +18,7 @@
 
 #include "api/app.h"
 #include "api/server.h"
+#include "api/views.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -150,9 +151,11 @@ int main(int argc, char **argv)
         .breaker_cooldown_ms = app.cfg.cache.breaker_cooldown_ms,
     };
     app.cache = cache_new(&co);
+    app.views = views_new(app.cfg.api.view_flush_batch);
 
     int rc = server_run(&app, fd);
 
+    views_free(app.views);
     cache_free(app.cache);
     db_free(app.db);
     sodium_memzero(app.secret, sizeof app.secret);

@@ -2,6 +2,8 @@
  * one API process (see worker_hooks.h). */
 #include "pitchey-build.h"
 
+#include "api/edge.h"
+#include "api/views.h"
 #include "api/worker_hooks.h"
 #include "common/log.h"
 
@@ -32,17 +34,24 @@ int worker_read_body(struct app *app, struct request *req, FCGX_Stream *in, stru
 
 void worker_after_response(struct app *app, struct request *req, struct response *res)
 {
-    (void)app;
-    (void)req;
-    (void)res;
+    edge_after_response(app, req, res);
+    if (views_batch_full(app->views))
+        (void)views_flush(app->views, app->db);
 }
 
 void worker_housekeeping(struct app *app, int64_t now_us)
 {
+    static int64_t next_flush;
+    if (now_us >= next_flush) {
+        (void)views_flush(app->views, app->db);
+        next_flush = now_us + (int64_t)app->cfg.api.view_flush_ms * 1000;
+    }
+    edge_housekeeping(app, now_us);
     db_housekeeping(app->db, now_us);
 }
 
 void worker_shutdown(struct app *app)
 {
-    (void)app;
+    if (views_flush(app->views, app->db) != 0)
+        log_warn("event=views_lost_at_shutdown pending=%d", views_pending(app->views));
 }

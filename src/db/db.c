@@ -109,8 +109,11 @@ static void log_notice(void *arg, const char *message)
  * when the server accepted but did not answer (a hung server). */
 static int connect_now(struct db *db, struct db_error *err, bool *timed_out)
 {
-    char opts[128];
-    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c TimeZone=UTC",
+    char opts[192];
+    /* Custom plans: the list statements fold their optional filters
+     * ("$1 IS NULL OR ...") only when planned with the actual values. */
+    snprintf(opts, sizeof opts,
+             "-c statement_timeout=%d -c TimeZone=UTC -c plan_cache_mode=force_custom_plan",
              db->opts.statement_timeout_ms);
     const char *keys[] = { "dbname", "application_name", "options", "client_encoding", NULL };
     const char *vals[] = { db->url,

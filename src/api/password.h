@@ -1,0 +1,33 @@
+/* password: argon2id hashing with a pool-wide concurrency limit.
+ *
+ * Hashing is the one CPU-heavy step of the API (tens of milliseconds, tens
+ * of MiB).  At most [auth] hash_concurrency processes hash at once (default
+ * half the workers): a slot is a byte-range lock on a file in the runtime
+ * directory, which the kernel releases if the holder dies.  Without a slot
+ * the caller answers 503, so a burst of logins never starves reads. */
+#ifndef PITCHEY_API_PASSWORD_H
+#define PITCHEY_API_PASSWORD_H
+
+#include <stdbool.h>
+#include <sodium.h>
+
+#include "common/config.h"
+
+#define PASSWORD_HASH_MAX crypto_pwhash_STRBYTES
+
+struct password_slot {
+    int fd;
+    int index;
+};
+
+/* Takes a free hashing slot without waiting; false when all are busy. */
+bool password_slot_acquire(const struct config *cfg, struct password_slot *slot);
+void password_slot_release(struct password_slot *slot);
+
+int password_hash(const struct config *cfg, const char *password, char out[PASSWORD_HASH_MAX])
+    __attribute__((warn_unused_result));
+/* Constant-time for a given hash; stored_hash NULL compares against a
+ * dummy hash so an unknown email costs the same as a wrong password. */
+bool password_verify(const struct config *cfg, const char *stored_hash, const char *password);
+
+#endif

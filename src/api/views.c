@@ -1,0 +1,110 @@
+/* views: batched view counts (see views.h). */
+#include "pitchey-build.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api/views.h"
+#include "common/buf.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+
+/* Far more distinct pitches than a flush interval ever sees; beyond it a
+ * long database outage drops the oldest counts rather than grow forever. */
+#define VIEWS_MAX_PENDING 65536
+
+struct view_count {
+    int64_t id;
+    int64_t n;
+};
+
+struct views {
+    struct view_count *items;
+    int count, cap, batch;
+};
+
+DB_STMT(views_flush_stmt,
+        "UPDATE pitch_views v SET views = v.views + d.n"
+        " FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS n) d"
+        " WHERE v.pitch_id = d.id");
+
+struct views *views_new(int batch)
+{
+    struct views *v = xcalloc(1, sizeof *v);
+    v->batch = batch > 0 ? batch : 256;
+    return v;
+}
+
+void views_free(struct views *v)
+{
+    if (v == NULL)
+        return;
+    free(v->items);
+    free(v);
+}
+
+void views_count(struct views *v, int64_t id)
+{
+    /* Linear scan: a flush interval holds a few hundred ids at most. */
+    for (int i = 0; i < v->count; i++) {
+        if (v->items[i].id == id) {
+            v->items[i].n++;
+            return;
+        }
+    }
+    if (v->count >= VIEWS_MAX_PENDING)
+        return;
+    if (v->count == v->cap) {
+        v->cap = v->cap ? v->cap * 2 : 64;
+        v->items = xrealloc(v->items, (size_t)v->cap * sizeof *v->items);
+    }
+    v->items[v->count].id = id;
+    v->items[v->count].n = 1;
+    v->count++;
+}
+
+bool views_batch_full(const struct views *v)
+{
+    return v->count >= v->batch;
+}
+
+int views_pending(const struct views *v)
+{
+    return v->count;
+}
+
+static int by_id(const void *a, const void *b)
+{
+    int64_t x = ((const struct view_count *)a)->id, y = ((const struct view_count *)b)->id;
+    return x < y ? -1 : x > y;
+}
+
+int views_flush(struct views *v, struct db *db)
+{
+    if (v->count == 0)
+        return 0;
+    qsort(v->items, (size_t)v->count, sizeof *v->items, by_id);
+    struct buf ids = BUF_INIT, ns = BUF_INIT;
+    buf_append_char(&ids, '{');
+    buf_append_char(&ns, '{');
+    for (int i = 0; i < v->count; i++) {
+        buf_printf(&ids, "%s%lld", i ? "," : "", (long long)v->items[i].id);
+        buf_printf(&ns, "%s%lld", i ? "," : "", (long long)v->items[i].n);
+    }
+    buf_append_char(&ids, '}');
+    buf_append_char(&ns, '}');
+    const char *params[2] = { ids.data, ns.data };
+    PGresult *r;
+    struct db_error err;
+    enum db_status st = db_query(db, &views_flush_stmt, 2, params, 0, &r, &err);
+    PQclear(r);
+    buf_free(&ids);
+    buf_free(&ns);
+    if (st != DB_OK) {
+        log_warn("event=views_flush_failed pending=%d", v->count);
+        return -1;
+    }
+    log_debug("event=views_flushed pitches=%d", v->count);
+    v->count = 0;
+    return 0;
+}
