@@ -1,37 +1,495 @@
 /* edge: the edge cache seen by handlers (see edge.h).
  *
- * Interim implementation while the memcached-backed one is built: every
- * answer is BYPASS and nothing is stored, which is what API.md requires
- * while memcached is down. */
+ * A lookup is one multi-get of the entry, the generations of its tags and
+ * its coalescing lock.  An entry is used only when every generation it
+ * recorded is still current; so a write that bumped a tag after its commit
+ * is never answered from an older entry (read your writes).  When a bump
+ * cannot reach memcached, or memcached's membership changes (a server
+ * failed or came back, so keys moved), the cache epoch in Postgres is
+ * bumped; every worker reads it each second and puts it in every key, which
+ * turns the whole cache over within about a second.
+ *
+ * Past its soft TTL an entry is answered STALE; the worker that wins its
+ * lock recomputes it after the answer was sent (edge_after_response), by
+ * running the route again in process as an internal HEAD request that
+ * forces a miss (HEAD: the handler builds the same answer and counts no
+ * view).  Writes queue the default first pages of the lists they touched
+ * for the same treatment (warming). */
 #include "pitchey-build.h"
 
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "api/edge.h"
+#include "cache/entry.h"
+#include "cache/key.h"
+#include "cache/lock.h"
+#include "cache/tags.h"
+#include "common/clock.h"
+#include "common/log.h"
+
+#define JSON_TYPE "application/json; charset=utf-8"
+#define EPOCH_POLL_US 1000000
+/* At most one epoch bump a second per worker for membership changes. */
+#define EPOCH_BUMP_MIN_US 1000000
+#define MAX_PENDING 8
+#define PENDING_PATH_MAX 256
+#define WAIT_STEP_MS 5
+
+DB_STMT(edge_epoch_read, "SELECT epoch FROM cache_epoch WHERE id = 1");
+DB_STMT(edge_epoch_bump, "UPDATE cache_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch");
+
+enum pending_kind { PENDING_REFRESH, PENDING_WARM };
+
+static struct {
+    uint64_t epoch;           /* 0: not known yet */
+    int64_t epoch_read_us;
+    uint64_t epoch_published; /* last value copied into memcached */
+    int64_t last_bump_us;
+    uint64_t seen_errors, seen_resets; /* the client's, at the last check */
+    bool force_miss;          /* an internal refresh or warm is running */
+    bool stored;              /* ... and its answer was stored */
+    struct {
+        enum pending_kind kind;
+        char path[PENDING_PATH_MAX];
+    } pending[MAX_PENDING];
+    size_t npending;
+    struct edge_stats stats;
+} S;
+
+/* ------------------------------------------------------------------ epoch */
+
+static uint64_t parse_u64(const char *s)
+{
+    return s ? strtoull(s, NULL, 10) : 0;
+}
+
+static void publish_epoch(struct app *app)
+{
+    if (S.epoch == 0 || S.epoch == S.epoch_published || cache_bypassing(app->cache))
+        return;
+    char key[CACHE_KEY_MAX + 1], text[24];
+    cache_key_epoch(key, app->cfg.cache.prefix);
+    int n = snprintf(text, sizeof text, "%" PRIu64, S.epoch);
+    if (cache_set(app->cache, key, text, (size_t)n, 0, 0) == CACHE_OK)
+        S.epoch_published = S.epoch;
+}
+
+static void set_epoch(struct app *app, uint64_t epoch)
+{
+    if (epoch != S.epoch && S.epoch != 0)
+        log_info("event=cache_epoch old=%" PRIu64 " new=%" PRIu64, S.epoch, epoch);
+    if (epoch > S.epoch || S.epoch == 0)
+        S.epoch = epoch;
+    publish_epoch(app);
+}
+
+static bool read_epoch(struct app *app)
+{
+    PGresult *r = NULL;
+    struct db_error err;
+    S.epoch_read_us = clock_mono_us();
+    if (db_query(app->db, &edge_epoch_read, 0, NULL, DB_IDEMPOTENT, &r, &err) != DB_OK) {
+        PQclear(r);
+        return false;
+    }
+    if (PQntuples(r) == 1)
+        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)));
+    PQclear(r);
+    return true;
+}
+
+/* The epoch for keys; with Postgres unreachable at start, the copy kept in
+ * memcached (so a fresh worker can still serve stale-if-error). */
+static bool ensure_epoch(struct app *app)
+{
+    if (S.epoch != 0)
+        return true;
+    if (read_epoch(app) && S.epoch != 0)
+        return true;
+    char key[CACHE_KEY_MAX + 1];
+    cache_key_epoch(key, app->cfg.cache.prefix);
+    struct cache_value v;
+    if (cache_get(app->cache, key, &v) == CACHE_OK)
+        S.epoch = parse_u64(v.data);
+    cache_value_free(&v);
+    return S.epoch != 0;
+}
+
+static void bump_epoch(struct app *app, const char *why)
+{
+    PGresult *r = NULL;
+    struct db_error err;
+    S.last_bump_us = clock_mono_us();
+    if (db_query(app->db, &edge_epoch_bump, 0, NULL, DB_IDEMPOTENT, &r, &err) != DB_OK) {
+        log_warn("event=cache_epoch_bump_failed why=%s", why);
+        PQclear(r);
+        return;
+    }
+    S.stats.epoch_bumps++;
+    if (PQntuples(r) == 1)
+        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)));
+    PQclear(r);
+    log_info("event=cache_epoch_bump why=%s epoch=%" PRIu64, why, S.epoch);
+}
+
+/* memcached failed or rebuilt its server list since the last look: keys
+ * may have moved between servers, so entries and tags on either side can
+ * no longer be trusted together. */
+static void check_membership(struct app *app, int64_t now_us)
+{
+    struct cache_stats cs;
+    if (!cache_enabled(app->cache))
+        return;
+    cache_get_stats(app->cache, &cs);
+    if (cs.errors == S.seen_errors && cs.resets == S.seen_resets)
+        return;
+    if (now_us - S.last_bump_us < EPOCH_BUMP_MIN_US)
+        return; /* look again at the next tick */
+    S.seen_errors = cs.errors;
+    S.seen_resets = cs.resets;
+    bump_epoch(app, "memcached_membership");
+}
+
+/* ------------------------------------------------------------------ helpers */
+
+static int hard_ttl(const struct app *app, int status)
+{
+    if (status == 404)
+        return app->cfg.cache.negative_ttl_s;
+    return app->cfg.cache.ttl_s + app->cfg.cache.grace_s;
+}
+
+static int tag_ttl(const struct app *app)
+{
+    return 2 * (app->cfg.cache.ttl_s + app->cfg.cache.grace_s) + 60;
+}
+
+static void cache_headers(struct app *app, struct response *res, int status, const char *etag)
+{
+    if (etag && etag[0])
+        response_header(res, "ETag", "%s", etag);
+    if (status == 404)
+        response_header(res, "Cache-Control", "public, max-age=%d",
+                        app->cfg.cache.negative_ttl_s);
+    else
+        response_header(res, "Cache-Control", "%s", app->cfg.cache.cache_control);
+    response_header(res, "Vary", "Accept-Encoding");
+}
+
+static void release_lock(struct app *app, struct edge_ctx *ctx)
+{
+    if (!ctx->locked)
+        return;
+    char lock_key[CACHE_KEY_MAX + 1];
+    cache_key_build(lock_key, app->cfg.cache.prefix, ctx->epoch, CACHE_KEY_LOCK, ctx->route_key);
+    cache_lock_release(app->cache, lock_key);
+    ctx->locked = false;
+}
+
+static void to_bypass(struct edge_ctx *ctx)
+{
+    ctx->bypass = true;
+    ctx->locked = false;
+}
+
+/* Answers from a valid entry; false when its body cannot be produced. */
+static bool serve(struct app *app, struct request *req, const struct cache_entry *e,
+                  const char *status_name, struct response *res)
+{
+    bool gz = e->gzip && request_accepts_gzip(req);
+    const char *etag = gz ? e->etag_gzip : e->etag;
+    if (req->if_none_match &&
+        (cache_etag_matches(req->if_none_match, e->etag) ||
+         (e->gzip && cache_etag_matches(req->if_none_match, e->etag_gzip)))) {
+        response_empty(res, 304);
+        S.stats.not_modified++;
+    } else {
+        buf_reset(&res->body);
+        if (gz) {
+            buf_append(&res->body, e->body, e->body_len);
+        } else if (cache_entry_identity(e, &res->body) != 0) {
+            buf_reset(&res->body);
+            return false;
+        }
+        res->status = e->status;
+        res->content_type = JSON_TYPE;
+        if (e->status >= 400)
+            res->error_code = e->status == 404 ? "not_found" : "cached_error";
+        if (gz)
+            response_header(res, "Content-Encoding", "gzip");
+    }
+    cache_headers(app, res, e->status, etag);
+    res->cache_status = status_name;
+    return true;
+}
+
+/* Queues base + arg for after the answer. */
+static void queue_path(enum pending_kind kind, const char *base, const char *arg)
+{
+    char path[PENDING_PATH_MAX];
+    snprintf(path, sizeof path, "%s%s", base, arg);
+    for (size_t i = 0; i < S.npending; i++)
+        if (strcmp(S.pending[i].path, path) == 0)
+            return;
+    if (S.npending < MAX_PENDING) {
+        memcpy(S.pending[S.npending].path, path, sizeof path);
+        S.pending[S.npending++].kind = kind;
+    }
+}
+
+/* The request's path and query again (percent-encoded), for a refresh;
+ * false when it does not fit. */
+static bool request_uri(const struct request *req, char *out, size_t len)
+{
+    static const char hex[] = "0123456789ABCDEF";
+    struct buf b = BUF_INIT;
+    buf_append_str(&b, req->path);
+    for (size_t i = 0; i < req->query.count; i++) {
+        const struct query_param *p = &req->query.params[i];
+        if (p->bad || p->name == NULL)
+            continue;
+        buf_append_char(&b, b.len == strlen(req->path) ? '?' : '&');
+        for (int part = 0; part < 2; part++) {
+            const char *v = part == 0 ? p->name : (p->value ? p->value : "");
+            if (part == 1)
+                buf_append_char(&b, '=');
+            for (const unsigned char *c = (const unsigned char *)v; *c; c++) {
+                if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') ||
+                    (*c >= '0' && *c <= '9') || *c == '-' || *c == '_' || *c == '.' ||
+                    *c == '~') {
+                    buf_append_char(&b, (char)*c);
+                } else {
+                    buf_append_char(&b, '%');
+                    buf_append_char(&b, hex[*c >> 4]);
+                    buf_append_char(&b, hex[*c & 15]);
+                }
+            }
+        }
+    }
+    bool ok = b.len < len;
+    if (ok)
+        memcpy(out, b.data, b.len + 1);
+    buf_free(&b);
+    return ok;
+}
+
+/* -------------------------------------------------------------- interface */
 
 enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_ctx *ctx,
                              const char *route_key, const char *const *tags, size_t ntags,
                              bool anonymous, struct response *res)
 {
-    (void)app;
-    (void)req;
-    (void)route_key;
-    (void)res;
     memset(ctx, 0, sizeof *ctx);
-    for (size_t i = 0; i < ntags && i < EDGE_MAX_TAGS; i++)
+    if (ntags > EDGE_MAX_TAGS)
+        ntags = EDGE_MAX_TAGS;
+    for (size_t i = 0; i < ntags; i++)
         ctx->tags[i] = tags[i];
     ctx->ntags = ntags;
     ctx->anonymous = anonymous;
-    return EDGE_MISS;
+    snprintf(ctx->route_key, sizeof ctx->route_key, "%s", route_key);
+    res->cache_status = "BYPASS";
+
+    if (cache_bypassing(app->cache) || !ensure_epoch(app)) {
+        to_bypass(ctx);
+        return EDGE_MISS;
+    }
+    ctx->epoch = S.epoch;
+    const char *prefix = app->cfg.cache.prefix;
+    char tag_keys[EDGE_MAX_TAGS][CACHE_KEY_MAX + 1];
+    char lock_key[CACHE_KEY_MAX + 1];
+    const char *keys[EDGE_MAX_TAGS + 2];
+    cache_key_build(ctx->key, prefix, ctx->epoch, CACHE_KEY_ENTRY, route_key);
+    cache_key_build(lock_key, prefix, ctx->epoch, CACHE_KEY_LOCK, route_key);
+    size_t nkeys = 0;
+    keys[nkeys++] = ctx->key;
+    for (size_t i = 0; i < ntags; i++) {
+        cache_key_build(tag_keys[i], prefix, ctx->epoch, CACHE_KEY_TAG, tags[i]);
+        keys[nkeys++] = tag_keys[i];
+    }
+    keys[nkeys++] = lock_key;
+
+    int64_t wait_start = 0;
+    bool waiting = false;
+    for (;;) {
+        struct cache_value vals[EDGE_MAX_TAGS + 2];
+        /* In a forced refresh only the generations matter. */
+        size_t first = S.force_miss ? 1 : 0;
+        size_t count = S.force_miss ? ntags : nkeys;
+        memset(vals, 0, sizeof vals);
+        if (count > 0 &&
+            cache_get_multi(app->cache, keys + first, count, vals + first) == CACHE_ERROR) {
+            to_bypass(ctx);
+            return EDGE_MISS;
+        }
+        bool tags_whole = true, failed = false;
+        for (size_t i = 0; i < ntags; i++) {
+            if (cache_tag_parse(&vals[1 + i], &ctx->gens[i]))
+                continue;
+            tags_whole = false;
+            if (cache_tag_create(app->cache, tag_keys[i], tag_ttl(app), &ctx->gens[i]) !=
+                CACHE_OK)
+                failed = true;
+        }
+        ctx->have_gens = !failed;
+        bool lock_held = vals[nkeys - 1].data != NULL;
+        struct cache_entry e;
+        bool usable = !S.force_miss && tags_whole && vals[0].data &&
+                      cache_entry_decode(vals[0].data, vals[0].len, &e) == 0 &&
+                      cache_tags_match(e.gens, e.ntags, ctx->gens, ntags) &&
+                      (e.status != 404 || anonymous);
+        if (failed) {
+            for (size_t i = 0; i < nkeys; i++)
+                cache_value_free(&vals[i]);
+            to_bypass(ctx);
+            return EDGE_MISS;
+        }
+        if (usable) {
+            int64_t now_ms = clock_wall_us() / 1000;
+            bool fresh = now_ms < e.soft_expiry_ms;
+            bool ok;
+            if (fresh) {
+                ok = serve(app, req, &e, "HIT", res);
+                if (ok)
+                    S.stats.hits++;
+            } else {
+                /* Expired: everyone answers STALE; the worker that wins the
+                 * lock recomputes after its answer is out, unless Postgres
+                 * is unreachable (stale-if-error: nothing to refresh from). */
+                if (!db_circuit_open(app->db) &&
+                    cache_lock_acquire(app->cache, lock_key, app->cfg.cache.lock_ms) ==
+                        CACHE_OK) {
+                    char path[PENDING_PATH_MAX];
+                    if (request_uri(req, path, sizeof path)) {
+                        queue_path(PENDING_REFRESH, path, "");
+                        ctx->refresh = true;
+                    } else {
+                        cache_lock_release(app->cache, lock_key);
+                    }
+                }
+                ok = serve(app, req, &e, "STALE", res);
+                if (ok)
+                    S.stats.stale++;
+            }
+            for (size_t i = 0; i < nkeys; i++)
+                cache_value_free(&vals[i]);
+            if (ok) {
+                if (waiting)
+                    S.stats.lock_waits++;
+                return EDGE_SERVED;
+            }
+            S.stats.misses++;
+            return EDGE_MISS;
+        }
+        for (size_t i = 0; i < nkeys; i++)
+            cache_value_free(&vals[i]);
+        if (S.force_miss) {
+            /* Refresh or warm: the entry stored ends any wait on the lock. */
+            ctx->locked = true;
+            S.stats.misses++;
+            return EDGE_MISS;
+        }
+
+        if (!waiting) {
+            /* Miss: take the lock and query, or wait for whoever holds it. */
+            enum cache_result lr = lock_held ? CACHE_NOT_FOUND
+                                             : cache_lock_acquire(app->cache, lock_key,
+                                                                  app->cfg.cache.lock_ms);
+            if (lr == CACHE_OK) {
+                ctx->locked = true;
+                S.stats.misses++;
+                return EDGE_MISS;
+            }
+            if (lr == CACHE_ERROR) {
+                to_bypass(ctx);
+                return EDGE_MISS;
+            }
+            waiting = true;
+            wait_start = clock_mono_us();
+        } else if (!lock_held ||
+                   clock_mono_us() - wait_start >= (int64_t)app->cfg.cache.lock_wait_ms * 1000) {
+            /* The winner gave up or took too long: query ourselves. */
+            S.stats.lock_waits++;
+            S.stats.lock_fallbacks++;
+            S.stats.misses++;
+            return EDGE_MISS;
+        }
+        if (app->cfg.cache.lock_wait_ms <= 0) {
+            S.stats.misses++;
+            return EDGE_MISS;
+        }
+        clock_sleep_ms(WAIT_STEP_MS);
+    }
 }
 
 void edge_finish(struct app *app, struct request *req, struct edge_ctx *ctx,
                  struct response *res)
 {
-    (void)app;
-    (void)req;
-    (void)ctx;
-    edge_private(res);
+    if (ctx->bypass || !cache_enabled(app->cache)) {
+        S.stats.bypass++;
+        edge_private(res);
+        return;
+    }
+    bool storable = res->status == 200 ||
+                    (res->status == 404 && ctx->anonymous && app->cfg.cache.negative_ttl_s > 0);
+    if (!storable) {
+        release_lock(app, ctx);
+        if (res->status == 404) {
+            /* Seen with a token: a token may unlock a draft. */
+            edge_private(res);
+            return;
+        }
+        response_header(res, "Cache-Control", "no-store");
+        res->cache_status = "MISS";
+        return;
+    }
+
+    struct cache_entry e;
+    struct buf gz = BUF_INIT, wire = BUF_INIT;
+    memset(&e, 0, sizeof e);
+    e.status = res->status;
+    e.created_ms = clock_wall_us() / 1000;
+    e.soft_expiry_ms = e.created_ms +
+                       (int64_t)(res->status == 404 ? app->cfg.cache.negative_ttl_s
+                                                    : app->cfg.cache.ttl_s) * 1000;
+    e.ntags = ctx->ntags;
+    memcpy(e.gens, ctx->gens, sizeof ctx->gens);
+    cache_entry_prepare(&e, res->body.data ? res->body.data : "", res->body.len, &gz);
+    bool stored = false;
+    /* Without the generations read before the query the entry could hide
+     * a write: answer it, do not keep it. */
+    if (ctx->have_gens && ctx->epoch == S.epoch) {
+        cache_entry_encode(&e, &wire);
+        stored = cache_set(app->cache, ctx->key, wire.data, wire.len,
+                           hard_ttl(app, res->status), 0) == CACHE_OK;
+    }
+    if (stored) {
+        S.stats.stores++;
+        S.stored = true;
+    }
+    release_lock(app, ctx);
+
+    bool gzip_out = e.gzip && request_accepts_gzip(req);
+    const char *etag = gzip_out ? e.etag_gzip : e.etag;
+    if (req->if_none_match && (cache_etag_matches(req->if_none_match, e.etag) ||
+                               (e.gzip && cache_etag_matches(req->if_none_match, e.etag_gzip)))) {
+        int status = res->status;
+        response_empty(res, 304);
+        S.stats.not_modified++;
+        cache_headers(app, res, status, etag);
+    } else {
+        if (gzip_out) {
+            buf_reset(&res->body);
+            buf_append(&res->body, gz.data, gz.len);
+            response_header(res, "Content-Encoding", "gzip");
+        }
+        cache_headers(app, res, res->status, etag);
+    }
+    res->cache_status = "MISS";
+    buf_free(&gz);
+    buf_free(&wire);
 }
 
 void edge_private(struct response *res)
@@ -42,20 +500,115 @@ void edge_private(struct response *res)
 
 void edge_invalidate(struct app *app, const char *const *tags, size_t ntags)
 {
-    (void)app;
-    (void)tags;
-    (void)ntags;
+    bool failed = false;
+    if (!cache_enabled(app->cache))
+        return; /* no cache, nothing to forget */
+    if (cache_bypassing(app->cache) || !ensure_epoch(app)) {
+        failed = true;
+    } else {
+        for (size_t i = 0; i < ntags; i++) {
+            char key[CACHE_KEY_MAX + 1];
+            cache_key_build(key, app->cfg.cache.prefix, S.epoch, CACHE_KEY_TAG, tags[i]);
+            if (cache_tag_bump(app->cache, key, tag_ttl(app)) != CACHE_OK)
+                failed = true;
+            else
+                S.stats.invalidations++;
+        }
+    }
+    if (failed)
+        bump_epoch(app, "tag_bump_failed");
+    /* Warm what the write touched: the default first pages of the lists,
+     * the item and its owner's profile. */
+    for (size_t i = 0; i < ntags; i++) {
+        const char *t = tags[i];
+        if (strcmp(t, "pitches") == 0) {
+            queue_path(PENDING_WARM, "/api/pitches", "");
+            queue_path(PENDING_WARM, "/api/pitches?sort=popular", "");
+        } else if (strncmp(t, "pitch:", 6) == 0) {
+            queue_path(PENDING_WARM, "/api/pitches/", t + 6);
+        } else if (strncmp(t, "user:", 5) == 0) {
+            queue_path(PENDING_WARM, "/api/users/", t + 5);
+            queue_path(PENDING_WARM, "/api/pitches?owner=", t + 5);
+        }
+    }
+}
+
+/* Runs path through the router as an internal HEAD request that skips the
+ * lookup and stores its answer.  Returns the status. */
+static int run_internal(struct app *app, const char *path, bool *stored)
+{
+    char uri[PENDING_PATH_MAX + 16];
+    snprintf(uri, sizeof uri, "REQUEST_URI=%s", path);
+    char method[] = "REQUEST_METHOD=HEAD", addr[] = "REMOTE_ADDR=127.0.0.1";
+    char *envp[] = { method, uri, addr, NULL };
+    struct request req;
+    struct response res;
+    request_init(&req, envp);
+    response_init(&res);
+    S.force_miss = true;
+    S.stored = false;
+    dispatch_request(app, &req, &res);
+    S.force_miss = false;
+    if (stored)
+        *stored = S.stored;
+    int status = res.status;
+    log_debug("event=cache_recompute path=%s status=%d stored=%d", path, status, (int)S.stored);
+    response_free(&res);
+    request_free(&req);
+    return status;
+}
+
+int edge_warm_path(struct app *app, const char *path, bool *stored)
+{
+    int status = run_internal(app, path, stored);
+    S.stats.warms++;
+    return status;
 }
 
 void edge_after_response(struct app *app, struct request *req, struct response *res)
 {
-    (void)app;
     (void)req;
     (void)res;
+    check_membership(app, clock_mono_us());
+    if (S.npending == 0)
+        return;
+    /* Copy first: the internal requests may queue more. */
+    __typeof__(S.pending) pending;
+    size_t n = S.npending;
+    memcpy(pending, S.pending, sizeof pending);
+    S.npending = 0;
+    if (db_circuit_open(app->db) || cache_bypassing(app->cache))
+        return;
+    for (size_t i = 0; i < n; i++) {
+        (void)run_internal(app, pending[i].path, NULL);
+        if (pending[i].kind == PENDING_REFRESH)
+            S.stats.refreshes++;
+        else
+            S.stats.warms++;
+    }
+    (void)db_take_wait_us(app->db);
 }
 
 void edge_housekeeping(struct app *app, int64_t now_us)
 {
-    (void)app;
-    (void)now_us;
+    if (!cache_enabled(app->cache))
+        return;
+    if (now_us - S.epoch_read_us >= EPOCH_POLL_US)
+        (void)read_epoch(app);
+    check_membership(app, now_us);
+}
+
+void edge_get_stats(const struct app *app, struct edge_stats *out)
+{
+    *out = S.stats;
+    if (app && app->cache) {
+        struct cache_stats cs;
+        cache_get_stats(app->cache, &cs);
+        out->memcached_errors = cs.errors;
+    }
+}
+
+uint64_t edge_epoch(void)
+{
+    return S.epoch;
 }

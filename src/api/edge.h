@@ -19,6 +19,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "api/app.h"
 
@@ -28,12 +29,32 @@ struct edge_ctx {
     char key[251];                      /* full memcached key of the entry */
     const char *tags[EDGE_MAX_TAGS];    /* e.g. "pitches", "pitch:42", "user:7" */
     size_t ntags;
-    unsigned long long gens[EDGE_MAX_TAGS]; /* tag generations read before the query */
+    uint64_t gens[EDGE_MAX_TAGS];        /* tag generations read before the query */
     bool have_gens;
     bool anonymous;     /* no token: cached 404s may be served */
     bool refresh;       /* this worker refreshes a stale entry after answering */
     bool locked;        /* this worker holds the coalescing lock */
     int status_hint;    /* internal */
+    bool bypass;        /* memcached unusable for this request: BYPASS */
+    uint64_t epoch;     /* the epoch the keys were built with */
+    char route_key[256]; /* internal: for the lock key */
+};
+
+/* Per-process counters, for the pool-wide metrics. */
+struct edge_stats {
+    uint64_t hits;          /* answered from the cache (304s included) */
+    uint64_t misses;        /* looked up, not usable: the handler queried */
+    uint64_t stale;         /* answered STALE */
+    uint64_t bypass;        /* memcached unusable: answered from Postgres, BYPASS */
+    uint64_t not_modified;  /* 304s (also counted as hits or misses) */
+    uint64_t stores;        /* entries written */
+    uint64_t invalidations; /* tags bumped */
+    uint64_t lock_waits;    /* misses that waited for another worker's entry */
+    uint64_t lock_fallbacks;/* ... and then queried themselves */
+    uint64_t refreshes;     /* stale entries recomputed after the answer */
+    uint64_t warms;         /* entries recomputed by warming */
+    uint64_t epoch_bumps;   /* cache epoch bumped in Postgres */
+    uint64_t memcached_errors; /* from the client: failed memcached calls */
 };
 
 enum edge_outcome {
@@ -58,5 +79,12 @@ void edge_invalidate(struct app *app, const char *const *tags, size_t ntags);
 void edge_after_response(struct app *app, struct request *req, struct response *res);
 /* Once a second: reads the cache epoch from Postgres. */
 void edge_housekeeping(struct app *app, int64_t now_us);
+void edge_get_stats(const struct app *app, struct edge_stats *out);
+/* Recomputes one cacheable path ("/api/pitches?sort=popular") in process
+ * and stores it, as a refresh does (pitcheyctl warm).  Returns the status
+ * the handler answered, and whether it was stored. */
+int edge_warm_path(struct app *app, const char *path, bool *stored);
+/* The epoch this process puts in its keys (0 until known). */
+uint64_t edge_epoch(void);
 
 #endif

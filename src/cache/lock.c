@@ -1,0 +1,20 @@
+/* lock: coalescing locks (see lock.h). */
+#include "pitchey-build.h"
+
+#include <stdio.h>
+#include <unistd.h>
+
+#include "cache/lock.h"
+
+enum cache_result cache_lock_acquire(struct cache *c, const char *lock_key, int lock_ms)
+{
+    char owner[24];
+    int n = snprintf(owner, sizeof owner, "%ld", (long)getpid());
+    int ttl_s = (lock_ms + 999) / 1000;
+    return cache_add(c, lock_key, owner, (size_t)n, ttl_s < 1 ? 1 : ttl_s);
+}
+
+void cache_lock_release(struct cache *c, const char *lock_key)
+{
+    (void)cache_delete(c, lock_key);
+}

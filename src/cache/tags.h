@@ -1,0 +1,36 @@
+/* tags: generation numbers for grouped invalidation.
+ *
+ * Each tag ("pitches", "pitch:42", "user:7") has a decimal counter in
+ * memcached.  An entry records the generations of its tags as read before
+ * its query; it is valid only while every one of them still has that value.
+ * A write bumps (increments) the tags it touched after its commit.  A tag
+ * that does not exist is created with a random 64-bit value through add, so
+ * an evicted and recreated tag never matches an old entry, and a missing
+ * tag never validates anything. */
+#ifndef PITCHEY_CACHE_TAGS_H
+#define PITCHEY_CACHE_TAGS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cache/client.h"
+
+/* Parses a stored generation (decimal, as incr keeps it). */
+bool cache_tag_parse(const struct cache_value *v, uint64_t *gen);
+/* A fresh random generation, never 0, below 2^63 (incr has room). */
+uint64_t cache_tag_random(void);
+/* Ensures the tag exists and returns its generation: add of a random value,
+ * or, when another worker created it first, a get. */
+enum cache_result cache_tag_create(struct cache *c, const char *key, int ttl_s, uint64_t *gen)
+    __attribute__((warn_unused_result));
+/* Invalidates every entry that depends on the tag: incr, or add of a new
+ * random value when the tag is missing.  CACHE_ERROR when memcached could
+ * not record it (then the caller must bump the epoch). */
+enum cache_result cache_tag_bump(struct cache *c, const char *key, int ttl_s)
+    __attribute__((warn_unused_result));
+/* True when the entry's generations equal the current ones, pairwise. */
+bool cache_tags_match(const uint64_t *stored, size_t nstored, const uint64_t *current,
+                      size_t ncurrent);
+
+#endif
