@@ -1,0 +1,35 @@
+/* backplane: this node's link to Postgres and, through it, to the others.
+ *
+ * Two connections: the listener (LISTEN pitchey_rooms, pitchey_events,
+ * pitchey_revoke, pitchey_presence; nothing else runs on it) and the query
+ * connection (every read and write, in FIFO order).  NOTIFY only wakes
+ * nodes up: after the listener (re)connects, every followed room and the
+ * event outbox are read again from the last seq seen.  Timers heartbeat
+ * this node, drop the members of silent nodes, poll revocations and the
+ * outbox. */
+#ifndef PITCHEY_ROOMS_BACKPLANE_H
+#define PITCHEY_ROOMS_BACKPLANE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "rooms/pg.h"
+
+/* SQL for an RFC 3339 UTC time with milliseconds. */
+#define BACKPLANE_TS(col)                                                       \
+    "to_char(" col " AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+
+void backplane_start(void);
+/* Shutdown: removes this node and its members (others see them leave),
+ * then calls done (also when Postgres cannot be reached). */
+void backplane_stop(void (*done)(void *), void *arg);
+void backplane_free(void);
+
+/* On the query connection; -1 (fn not called) while it is down. */
+int backplane_query(const char *sql, int nparams, const char *const *params, pg_result_fn fn,
+                    void *arg) __attribute__((warn_unused_result));
+void backplane_publish_presence(const char *room, int64_t user_id, bool join, pg_result_fn fn,
+                                void *arg);
+bool backplane_listening(void);
+
+#endif

@@ -1,0 +1,206 @@
+/* conn: per-client state and the bounded send queue; see conn.h. */
+#include "pitchey-build.h"
+
+#include "rooms/conn.h"
+
+#include <string.h>
+
+#include "common/clock.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "rooms/daemon.h"
+#include "rooms/metrics.h"
+#include "rooms/room.h"
+
+struct qitem {
+    struct frame *frame;
+    struct qitem *next;
+};
+
+static struct conn *all;
+static int nconns;
+static uint64_t next_id = 1;
+
+struct conn *conn_new(struct lws *wsi)
+{
+    struct conn *c = xcalloc(1, sizeof *c);
+    c->wsi = wsi;
+    c->id = next_id++;
+    c->holds = 1; /* lws' own */
+    c->last_seen_us = clock_mono_us();
+    buf_init(&c->rx);
+    c->next = all;
+    if (all)
+        all->prev = c;
+    all = c;
+    nconns++;
+    metrics_gauge_connections(nconns);
+    return c;
+}
+
+static void drop_queue(struct conn *c)
+{
+    struct qitem *q = c->qhead;
+    while (q) {
+        struct qitem *n = q->next;
+        frame_unref(q->frame);
+        free(q);
+        q = n;
+    }
+    c->qhead = c->qtail = NULL;
+    c->qbytes = 0;
+}
+
+static void conn_free(struct conn *c)
+{
+    drop_queue(c);
+    buf_free(&c->rx);
+    free(c->user_name);
+    free(c->user_role);
+    free(c);
+}
+
+void conn_closed(struct conn *c)
+{
+    room_conn_gone(c);
+    c->wsi = NULL;
+    drop_queue(c);
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        all = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    c->prev = c->next = NULL;
+    nconns--;
+    metrics_gauge_connections(nconns);
+    conn_release(c);
+}
+
+void conn_hold(struct conn *c)
+{
+    c->holds++;
+}
+
+void conn_release(struct conn *c)
+{
+    if (--c->holds == 0)
+        conn_free(c);
+}
+
+bool conn_alive(const struct conn *c)
+{
+    return c->wsi != NULL && !c->closing;
+}
+
+void conn_user(const struct conn *c, struct proto_user *u)
+{
+    u->id = c->user_id;
+    u->name = c->user_name ? c->user_name : "";
+    u->role = c->user_role ? c->user_role : "";
+}
+
+void conn_close(struct conn *c, int code, const char *reason)
+{
+    if (!c->wsi || c->closing)
+        return;
+    c->closing = true;
+    c->close_code = code;
+    snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
+    drop_queue(c);
+    log_info("component=rooms event=close conn=%llu code=%d reason=\"%s\"",
+             (unsigned long long)c->id, code, c->close_reason);
+    lws_callback_on_writable(c->wsi);
+    /* A peer that never reads never lets the close frame out. */
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
+}
+
+void conn_send_frame(struct conn *c, struct frame *f)
+{
+    if (!conn_alive(c))
+        return;
+    long limit = daemon_state.cfg->rooms.queue_limit;
+    if (c->qbytes + f->len > (size_t)limit) {
+        metrics_count_drop("slow_reader");
+        conn_close(c, 1013, "slow reader");
+        return;
+    }
+    struct qitem *q = xmalloc(sizeof *q);
+    q->frame = frame_ref(f);
+    q->next = NULL;
+    if (c->qtail)
+        c->qtail->next = q;
+    else
+        c->qhead = q;
+    c->qtail = q;
+    c->qbytes += f->len;
+    lws_callback_on_writable(c->wsi);
+}
+
+void conn_send_text(struct conn *c, const char *text, size_t len)
+{
+    struct frame *f = frame_new(text, len, 0);
+    conn_send_frame(c, f);
+    frame_unref(f);
+}
+
+void conn_send_error(struct conn *c, const char *code, const char *message)
+{
+    struct buf b = BUF_INIT;
+    proto_build_error(&b, code, message);
+    conn_send_text(c, b.data, b.len);
+    buf_free(&b);
+    metrics_count_error(code);
+}
+
+int conn_on_writable(struct conn *c)
+{
+    if (c->closing) {
+        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
+                         (unsigned char *)c->close_reason, strlen(c->close_reason));
+        return -1;
+    }
+    for (int n = 0; c->qhead && n < 32; n++) {
+        struct qitem *q = c->qhead;
+        struct frame *f = q->frame;
+        int w = lws_write(c->wsi, frame_payload(f), f->len, LWS_WRITE_TEXT);
+        if (w < (int)f->len)
+            return -1;
+        c->qhead = q->next;
+        if (!c->qhead)
+            c->qtail = NULL;
+        c->qbytes -= f->len;
+        frame_unref(f);
+        free(q);
+        metrics_count_out();
+        if (lws_send_pipe_choked(c->wsi))
+            break;
+    }
+    if (c->qhead)
+        lws_callback_on_writable(c->wsi);
+    return 0;
+}
+
+bool conn_rate_ok(struct conn *c)
+{
+    int64_t sec = clock_mono_us() / 1000000;
+    if (sec != c->rate_second) {
+        c->rate_second = sec;
+        c->rate_count = 0;
+    }
+    return ++c->rate_count <= daemon_state.cfg->rooms.rate_per_s;
+}
+
+void conn_each(void (*fn)(struct conn *, void *), void *arg)
+{
+    struct conn *c = all, *n;
+    for (; c; c = n) {
+        n = c->next;
+        fn(c, arg);
+    }
+}
+
+int conn_count(void)
+{
+    return nconns;
+}

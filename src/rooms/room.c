@@ -1,0 +1,799 @@
+/* room: membership, fan-out, replay and presence; see room.h.
+ *
+ * Why joins line up with fan-out: every query (join reads, fetches) runs
+ * on one connection, one after another.  A fetch that completed before a
+ * join's answer ran on an older snapshot, so the room's last_seq is never
+ * above the seq S the join read.  The new member is told S, replayed what
+ * it asked for up to S, and from then on gets every fanned-out seq > S. */
+#include "pitchey-build.h"
+
+#include "rooms/room.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/buf.h"
+#include "common/clock.h"
+#include "common/jsonutil.h"
+#include "common/log.h"
+#include "common/xalloc.h"
+#include "rooms/backplane.h"
+#include "rooms/daemon.h"
+#include "rooms/frame.h"
+#include "rooms/metrics.h"
+#include "rooms/ring.h"
+
+#define FETCH_BATCH 500
+#define NBUCKETS 256
+
+struct member {
+    struct conn *conn;
+    struct room *room;
+    bool live;
+    bool dead; /* left while its join query was in flight */
+    int64_t from_seq;
+    bool has_since;
+    int64_t since;
+    int64_t ring_upto; /* replay from the ring up to here, the rest from Postgres */
+    struct member *room_prev, *room_next;
+    struct member *conn_next;
+};
+
+/* A user present in the room somewhere in the cluster, with the nodes
+ * holding them. */
+struct present {
+    int64_t id;
+    char *name;
+    char *role;
+    int64_t *nodes;
+    int nnodes;
+    struct present *next;
+};
+
+/* Local authenticated connections per user, for per-user presence. */
+struct local {
+    int64_t id;
+    int conns;
+    struct local *next;
+};
+
+struct room {
+    char *name;
+    struct proto_room info;
+    struct member *members;
+    int nmembers;
+    bool seq_known;
+    int64_t last_seq;
+    bool fetch_inflight, fetch_dirty;
+    struct ring *ring;
+    struct present *present;
+    struct local *locals;
+    struct room *hnext;
+};
+
+static struct room *buckets[NBUCKETS];
+static int nrooms, nmembers_total;
+static bool publishing = true;
+
+static unsigned hash_name(const char *s)
+{
+    unsigned h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 16777619u;
+    return h % NBUCKETS;
+}
+
+static struct room *room_find(const char *name)
+{
+    for (struct room *r = buckets[hash_name(name)]; r; r = r->hnext)
+        if (strcmp(r->name, name) == 0)
+            return r;
+    return NULL;
+}
+
+static struct room *room_get(const char *name)
+{
+    struct room *r = room_find(name);
+    if (r)
+        return r;
+    r = xcalloc(1, sizeof *r);
+    r->name = xstrdup(name);
+    proto_parse_room(name, &r->info);
+    r->ring = ring_new();
+    unsigned h = hash_name(name);
+    r->hnext = buckets[h];
+    buckets[h] = r;
+    nrooms++;
+    metrics_gauge_rooms(nrooms);
+    return r;
+}
+
+static void present_free(struct present *p)
+{
+    free(p->name);
+    free(p->role);
+    free(p->nodes);
+    free(p);
+}
+
+static void room_free(struct room *r)
+{
+    struct room **pp = &buckets[hash_name(r->name)];
+    while (*pp != r)
+        pp = &(*pp)->hnext;
+    *pp = r->hnext;
+    ring_free(r->ring);
+    while (r->present) {
+        struct present *n = r->present->next;
+        present_free(r->present);
+        r->present = n;
+    }
+    while (r->locals) {
+        struct local *n = r->locals->next;
+        free(r->locals);
+        r->locals = n;
+    }
+    free(r->name);
+    free(r);
+    nrooms--;
+    metrics_gauge_rooms(nrooms);
+}
+
+int room_count(void)
+{
+    return nrooms;
+}
+
+int room_member_count(void)
+{
+    return nmembers_total;
+}
+
+/* ------------------------------------------------------------ presence */
+
+static struct present *present_find(struct room *r, int64_t id)
+{
+    for (struct present *p = r->present; p; p = p->next)
+        if (p->id == id)
+            return p;
+    return NULL;
+}
+
+/* Adds node to the user's set; true when the user was absent before. */
+static bool present_add(struct room *r, int64_t node, const struct proto_user *u)
+{
+    struct present *p = present_find(r, u->id);
+    if (!p) {
+        p = xcalloc(1, sizeof *p);
+        p->id = u->id;
+        p->name = xstrdup(u->name);
+        p->role = xstrdup(u->role);
+        p->next = r->present;
+        r->present = p;
+    }
+    for (int i = 0; i < p->nnodes; i++)
+        if (p->nodes[i] == node)
+            return false;
+    p->nodes = xrealloc(p->nodes, sizeof(int64_t) * (size_t)(p->nnodes + 1));
+    p->nodes[p->nnodes++] = node;
+    return p->nnodes == 1;
+}
+
+/* Removes node from the user's set; true when the user is now gone. */
+static bool present_remove(struct room *r, int64_t node, int64_t user_id)
+{
+    struct present **pp = &r->present;
+    while (*pp && (*pp)->id != user_id)
+        pp = &(*pp)->next;
+    struct present *p = *pp;
+    if (!p)
+        return false;
+    for (int i = 0; i < p->nnodes; i++)
+        if (p->nodes[i] == node) {
+            p->nodes[i] = p->nodes[--p->nnodes];
+            break;
+        }
+    if (p->nnodes > 0)
+        return false;
+    *pp = p->next;
+    present_free(p);
+    return true;
+}
+
+static void announce(struct room *r, bool join, const struct proto_user *u)
+{
+    struct buf b = BUF_INIT;
+    proto_build_presence(&b, r->name, join, u);
+    struct frame *f = frame_new(b.data, b.len, 0);
+    buf_free(&b);
+    for (struct member *m = r->members; m; m = m->room_next)
+        if (m->live && !(m->conn->auth == CONN_USER && m->conn->user_id == u->id))
+            conn_send_frame(m->conn, f);
+    frame_unref(f);
+}
+
+void room_notify_presence(int64_t node, const char *name, bool join, const struct proto_user *u)
+{
+    struct room *r = room_find(name);
+    if (!r)
+        return;
+    bool changed = join ? present_add(r, node, u) : present_remove(r, node, u->id);
+    if (changed)
+        announce(r, join, u);
+}
+
+static void publish_done(PGresult *res, void *arg)
+{
+    (void)res;
+    (void)arg;
+}
+
+static void publish(const char *room, int64_t user_id, bool join)
+{
+    if (!publishing)
+        return;
+    backplane_publish_presence(room, user_id, join, publish_done, NULL);
+}
+
+static struct local **local_find(struct room *r, int64_t id)
+{
+    struct local **pp = &r->locals;
+    while (*pp && (*pp)->id != id)
+        pp = &(*pp)->next;
+    return pp;
+}
+
+static void local_add(struct room *r, int64_t id)
+{
+    struct local **pp = local_find(r, id);
+    if (!*pp) {
+        *pp = xcalloc(1, sizeof **pp);
+        (*pp)->id = id;
+    }
+    if ((*pp)->conns++ == 0)
+        publish(r->name, id, true);
+}
+
+static void local_remove(struct room *r, int64_t id)
+{
+    struct local **pp = local_find(r, id);
+    struct local *l = *pp;
+    if (!l)
+        return;
+    if (--l->conns == 0) {
+        *pp = l->next;
+        free(l);
+        publish(r->name, id, false);
+    }
+}
+
+void room_republish_presence(void)
+{
+    for (int i = 0; i < NBUCKETS; i++)
+        for (struct room *r = buckets[i]; r; r = r->hnext)
+            for (struct local *l = r->locals; l; l = l->next)
+                publish(r->name, l->id, true);
+}
+
+void room_stop_publishing(void)
+{
+    publishing = false;
+}
+
+/* ------------------------------------------------------------- members */
+
+static void member_attach(struct member *m, struct conn *c, struct room *r)
+{
+    m->conn = c;
+    m->room = r;
+    m->room_next = r->members;
+    if (r->members)
+        r->members->room_prev = m;
+    r->members = m;
+    r->nmembers++;
+    m->conn_next = c->members;
+    c->members = m;
+    c->nrooms++;
+    nmembers_total++;
+    metrics_gauge_members(nmembers_total);
+}
+
+/* Unlinks m from its room and its connection; frees the room when empty.
+ * The struct itself is freed by the caller (or by the pending join). */
+static void member_detach(struct member *m)
+{
+    struct room *r = m->room;
+    struct conn *c = m->conn;
+    if (!r)
+        return;
+    if (m->room_prev)
+        m->room_prev->room_next = m->room_next;
+    else
+        r->members = m->room_next;
+    if (m->room_next)
+        m->room_next->room_prev = m->room_prev;
+    r->nmembers--;
+    struct member **pp = &c->members;
+    while (*pp && *pp != m)
+        pp = &(*pp)->conn_next;
+    if (*pp)
+        *pp = m->conn_next;
+    c->nrooms--;
+    nmembers_total--;
+    metrics_gauge_members(nmembers_total);
+    if (m->live && c->auth == CONN_USER)
+        local_remove(r, c->user_id);
+    m->room = NULL;
+    m->live = false;
+    if (r->nmembers == 0)
+        room_free(r);
+}
+
+static struct member *member_of(struct conn *c, const char *name)
+{
+    for (struct member *m = c->members; m; m = m->conn_next)
+        if (m->room && strcmp(m->room->name, name) == 0)
+            return m;
+    return NULL;
+}
+
+/* -------------------------------------------------------------- fetch */
+
+static void fetch_send(struct room *r);
+
+static void fetch_done(PGresult *res, void *arg)
+{
+    char *name = arg;
+    struct room *r = room_find(name);
+    free(name);
+    if (!r)
+        return;
+    r->fetch_inflight = false;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        /* The query connection failed; its reconnect resyncs every room. */
+        r->fetch_dirty = true;
+        return;
+    }
+    int n = PQntuples(res);
+    int64_t now_us = clock_wall_us();
+    for (int i = 0; i < n; i++) {
+        int64_t seq = strtoll(PQgetvalue(res, i, 0), NULL, 10);
+        if (seq <= r->last_seq)
+            continue;
+        struct proto_user from = { strtoll(PQgetvalue(res, i, 1), NULL, 10),
+                                   PQgetvalue(res, i, 2), PQgetvalue(res, i, 3) };
+        struct buf b = BUF_INIT;
+        proto_build_message(&b, r->name, seq, &from, PQgetvalue(res, i, 4),
+                            PQgetvalue(res, i, 5));
+        struct frame *f = frame_new(b.data, b.len, seq);
+        buf_free(&b);
+        ring_push(r->ring, f, (size_t)daemon_state.cfg->rooms.history);
+        for (struct member *m = r->members; m; m = m->room_next)
+            if (m->live && seq > m->from_seq)
+                conn_send_frame(m->conn, f);
+        frame_unref(f);
+        r->last_seq = seq;
+        int64_t created_us = strtoll(PQgetvalue(res, i, 6), NULL, 10);
+        double lag = (double)(now_us - created_us) / 1e6;
+        metrics_observe_fanout(lag < 0 ? 0 : lag);
+    }
+    if (n >= FETCH_BATCH)
+        r->fetch_dirty = true;
+    if (r->fetch_dirty)
+        fetch_send(r);
+}
+
+static void fetch_send(struct room *r)
+{
+    if (!r->seq_known || r->fetch_inflight) {
+        r->fetch_dirty = true;
+        return;
+    }
+    char last[24];
+    snprintf(last, sizeof last, "%" PRId64, r->last_seq);
+    const char *params[] = { r->name, last };
+    char *name = xstrdup(r->name);
+    if (backplane_query("SELECT m.seq, m.user_id, coalesce(u.name, ''), coalesce(u.role, ''), "
+                        "m.data::text, " BACKPLANE_TS("m.created_at") ", "
+                        "(extract(epoch FROM m.created_at) * 1000000)::bigint "
+                        "FROM room_messages m LEFT JOIN users u ON u.id = m.user_id "
+                        "WHERE m.room = $1 AND m.seq > $2 ORDER BY m.seq LIMIT 500",
+                        2, params, fetch_done, name) != 0) {
+        free(name);
+        r->fetch_dirty = true;
+        return;
+    }
+    r->fetch_inflight = true;
+    r->fetch_dirty = false;
+}
+
+void room_notify_message(const char *name)
+{
+    struct room *r = room_find(name);
+    if (r)
+        fetch_send(r);
+}
+
+/* ------------------------------------------------------- presence resync */
+
+static void resync_done(PGresult *res, void *arg)
+{
+    char *name = arg;
+    struct room *r = room_find(name);
+    free(name);
+    if (!r || !res || PQresultStatus(res) != PGRES_TUPLES_OK)
+        return;
+    /* Users no longer listed anywhere leave; newly listed ones join. */
+    int n = PQntuples(res);
+    struct present *p = r->present, *next;
+    for (; p; p = next) {
+        next = p->next;
+        bool listed = false;
+        for (int i = 0; i < n && !listed; i++)
+            listed = strtoll(PQgetvalue(res, i, 1), NULL, 10) == p->id;
+        if (!listed) {
+            struct present **pp = &r->present;
+            while (*pp != p)
+                pp = &(*pp)->next;
+            *pp = p->next;
+            struct proto_user u = { p->id, p->name, p->role };
+            announce(r, false, &u);
+            present_free(p);
+        }
+    }
+    for (int i = 0; i < n; i++) {
+        struct proto_user u = { strtoll(PQgetvalue(res, i, 1), NULL, 10), PQgetvalue(res, i, 2),
+                                PQgetvalue(res, i, 3) };
+        if (present_add(r, strtoll(PQgetvalue(res, i, 0), NULL, 10), &u))
+            announce(r, true, &u);
+    }
+}
+
+static void resync_presence(struct room *r)
+{
+    const char *params[] = { r->name };
+    char *name = xstrdup(r->name);
+    if (backplane_query("SELECT rm.node_id, rm.user_id, u.name, u.role FROM room_members rm "
+                        "JOIN users u ON u.id = rm.user_id WHERE rm.room = $1",
+                        1, params, resync_done, name) != 0)
+        free(name);
+}
+
+void room_resync_all(void)
+{
+    for (int i = 0; i < NBUCKETS; i++)
+        for (struct room *r = buckets[i]; r; r = r->hnext) {
+            fetch_send(r);
+            resync_presence(r);
+        }
+}
+
+/* --------------------------------------------------------------- join */
+
+struct replay {
+    struct conn *conn;
+    int64_t count;
+};
+
+static void replay_frame(struct frame *f, void *arg)
+{
+    struct replay *rp = arg;
+    conn_send_frame(rp->conn, f);
+    rp->count++;
+}
+
+static void join_fail(struct member *m, const char *code, const char *message)
+{
+    struct conn *c = m->conn;
+    member_detach(m);
+    if (conn_alive(c))
+        conn_send_error(c, code, message);
+}
+
+static void join_done(PGresult *res, void *arg)
+{
+    struct member *m = arg;
+    struct conn *c = m->conn;
+    if (m->dead) {
+        conn_release(c);
+        free(m);
+        return;
+    }
+    struct room *r = m->room;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (res)
+            log_error("component=rooms event=join_failed room=%s error=\"%s\"", r->name,
+                      PQresultErrorMessage(res));
+        join_fail(m, "unavailable", "the database cannot be reached");
+        goto out;
+    }
+    int n = PQntuples(res);
+    int64_t seq = 0;
+    bool pitch_found = false, pitch_visible = false;
+    for (int i = 0; i < n; i++) {
+        if (PQgetvalue(res, i, 0)[0] != 's')
+            continue;
+        seq = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+        if (!PQgetisnull(res, i, 2)) {
+            pitch_found = true;
+            int64_t owner = strtoll(PQgetvalue(res, i, 2), NULL, 10);
+            pitch_visible = strcmp(PQgetvalue(res, i, 3), "published") == 0 ||
+                            (c->auth == CONN_USER && c->user_id == owner);
+        }
+    }
+    if (r->info.kind == ROOM_PITCH && !(pitch_found && pitch_visible)) {
+        join_fail(m, "not_found", "no such pitch");
+        goto out;
+    }
+    if (!r->seq_known) {
+        r->seq_known = true;
+        r->last_seq = seq;
+    }
+    /* Everyone listed anywhere in the cluster, per the join's snapshot. */
+    for (int i = 0; i < n; i++) {
+        if (PQgetvalue(res, i, 0)[0] != 'u')
+            continue;
+        struct proto_user u = { strtoll(PQgetvalue(res, i, 2), NULL, 10), PQgetvalue(res, i, 3),
+                                PQgetvalue(res, i, 4) };
+        present_add(r, strtoll(PQgetvalue(res, i, 7), NULL, 10), &u);
+    }
+
+    /* joined: the members, the joining user included. */
+    struct buf b = BUF_INIT;
+    proto_build_joined_begin(&b, r->name, seq);
+    bool first = true, self_listed = false;
+    for (struct present *p = r->present; p; p = p->next) {
+        struct proto_user u = { p->id, p->name, p->role };
+        if (!first)
+            buf_append_char(&b, ',');
+        proto_append_user(&b, &u);
+        first = false;
+        if (c->auth == CONN_USER && p->id == c->user_id)
+            self_listed = true;
+    }
+    if (c->auth == CONN_USER && !self_listed) {
+        struct proto_user u;
+        conn_user(c, &u);
+        if (!first)
+            buf_append_char(&b, ',');
+        proto_append_user(&b, &u);
+    }
+
+    /* Replay: the ring up to ring_upto, then Postgres' rows up to seq. */
+    bool recovered = false;
+    struct replay rp = { c, 0 };
+    struct frame **rows = NULL;
+    int nrows = 0;
+    if (m->has_since && m->since <= seq) {
+        bool ring_ok = ring_covers(r->ring, m->since, m->ring_upto);
+        int64_t expect = m->ring_upto + 1;
+        bool db_ok = true;
+        rows = xcalloc((size_t)n + 1, sizeof *rows);
+        for (int i = 0; i < n; i++) {
+            if (PQgetvalue(res, i, 0)[0] != 'm')
+                continue;
+            int64_t s = strtoll(PQgetvalue(res, i, 1), NULL, 10);
+            if (s != expect)
+                db_ok = false;
+            expect = s + 1;
+            struct proto_user from = { strtoll(PQgetvalue(res, i, 2), NULL, 10),
+                                       PQgetvalue(res, i, 3), PQgetvalue(res, i, 4) };
+            struct buf mb = BUF_INIT;
+            proto_build_message(&mb, r->name, s, &from, PQgetvalue(res, i, 5),
+                                PQgetvalue(res, i, 6));
+            rows[nrows++] = frame_new(mb.data, mb.len, s);
+            buf_free(&mb);
+        }
+        if (expect != seq + 1 && !(nrows == 0 && m->ring_upto >= seq))
+            db_ok = false;
+        recovered = ring_ok && db_ok;
+    }
+    proto_build_joined_end(&b, recovered);
+    conn_send_text(c, b.data, b.len);
+    buf_free(&b);
+    if (m->has_since && m->since < m->ring_upto)
+        ring_each(r->ring, m->since, m->ring_upto, replay_frame, &rp);
+    for (int i = 0; i < nrows; i++) {
+        conn_send_frame(c, rows[i]);
+        frame_unref(rows[i]);
+    }
+    free(rows);
+
+    m->live = true;
+    m->from_seq = seq;
+    if (c->auth == CONN_USER)
+        local_add(r, c->user_id);
+    if (r->fetch_dirty)
+        fetch_send(r);
+out:
+    if (!m->room)
+        free(m); /* refused: no longer attached */
+    conn_release(c);
+}
+
+void room_join(struct conn *c, const struct proto_request *req)
+{
+    const struct config *cfg = daemon_state.cfg;
+    struct proto_room info;
+    proto_parse_room(req->room, &info);
+    if (member_of(c, req->room)) {
+        conn_send_error(c, "invalid_message", "already in this room");
+        return;
+    }
+    if (info.kind == ROOM_USER) {
+        if (c->auth != CONN_USER) {
+            conn_send_error(c, "unauthorized", "user rooms need a token");
+            return;
+        }
+        if (c->user_id != info.id) {
+            conn_send_error(c, "forbidden", "only that user may join");
+            return;
+        }
+    }
+    if (c->nrooms >= cfg->rooms.max_rooms) {
+        metrics_count_drop("too_many_rooms");
+        conn_send_error(c, "too_many_rooms", "too many rooms on this connection");
+        return;
+    }
+    struct room *r = room_get(req->room);
+    struct member *m = xcalloc(1, sizeof *m);
+    m->has_since = req->has_since;
+    m->since = req->since;
+    member_attach(m, c, r);
+
+    /* Rows up to ring_upto come from the ring when it holds them all. */
+    m->ring_upto = m->since;
+    if (m->has_since && r->seq_known && r->last_seq > m->since &&
+        ring_covers(r->ring, m->since, r->last_seq))
+        m->ring_upto = r->last_seq;
+
+    char pitch[24], from[24], limit[24];
+    snprintf(pitch, sizeof pitch, "%" PRId64, info.kind == ROOM_PITCH ? info.id : 0);
+    snprintf(from, sizeof from, "%" PRId64, m->has_since ? m->ring_upto : INT64_MAX);
+    snprintf(limit, sizeof limit, "%d", cfg->rooms.history);
+    const char *params[] = { req->room, pitch, from, limit };
+    conn_hold(c);
+    if (backplane_query(
+            "SELECT 's', coalesce((SELECT seq FROM rooms WHERE name = $1), 0), "
+            "  p.owner_id, p.status, NULL, NULL, NULL, NULL::bigint "
+            "FROM (SELECT 1) one LEFT JOIN pitches p ON p.id = $2 "
+            "UNION ALL "
+            "SELECT 'm', x.seq, x.user_id, x.name, x.role, x.data, x.ts, NULL FROM ("
+            "  SELECT m.seq, m.user_id, coalesce(u.name, '') AS name, coalesce(u.role, '') AS role,"
+            "    m.data::text AS data, " BACKPLANE_TS("m.created_at") " AS ts "
+            "  FROM room_messages m LEFT JOIN users u ON u.id = m.user_id "
+            "  WHERE m.room = $1 AND m.seq > $3 "
+            "    AND m.seq <= coalesce((SELECT seq FROM rooms WHERE name = $1), 0) "
+            "  ORDER BY m.seq DESC LIMIT $4) x "
+            "UNION ALL "
+            "SELECT 'u', NULL, rm.user_id, u.name, u.role, NULL, NULL, rm.node_id "
+            "FROM room_members rm JOIN users u ON u.id = rm.user_id WHERE rm.room = $1 "
+            "ORDER BY 1 DESC, 2",
+            4, params, join_done, m) != 0) {
+        conn_release(c);
+        member_detach(m);
+        free(m);
+        conn_send_error(c, "unavailable", "the database cannot be reached");
+    }
+}
+
+void room_leave(struct conn *c, const char *name)
+{
+    struct member *m = member_of(c, name);
+    if (!m)
+        return;
+    bool pending = !m->live;
+    member_detach(m);
+    if (pending)
+        m->dead = true; /* join_done frees it */
+    else
+        free(m);
+}
+
+void room_conn_gone(struct conn *c)
+{
+    while (c->members) {
+        struct member *m = c->members;
+        bool pending = !m->live;
+        member_detach(m);
+        if (pending)
+            m->dead = true;
+        else
+            free(m);
+    }
+}
+
+/* --------------------------------------------------------------- send */
+
+static void send_done(PGresult *res, void *arg)
+{
+    struct conn *c = arg;
+    if (!res || PQresultStatus(res) != PGRES_TUPLES_OK) {
+        if (res)
+            log_error("component=rooms event=send_failed error=\"%s\"",
+                      PQresultErrorMessage(res));
+        if (conn_alive(c))
+            conn_send_error(c, "unavailable", "the message could not be stored");
+    }
+    conn_release(c);
+}
+
+void room_send(struct conn *c, const struct proto_request *req)
+{
+    struct proto_room info;
+    proto_parse_room(req->room, &info);
+    if (c->auth != CONN_USER) {
+        conn_send_error(c, "unauthorized", "sending needs a token");
+        return;
+    }
+    if (info.kind == ROOM_PITCHES) {
+        conn_send_error(c, "forbidden", "the pitches room carries events only");
+        return;
+    }
+    struct member *m = member_of(c, req->room);
+    if (!m || !m->live) {
+        conn_send_error(c, "not_joined", "join the room first");
+        return;
+    }
+    if (!conn_rate_ok(c)) {
+        metrics_count_drop("rate_limited");
+        conn_send_error(c, "rate_limited", "too many messages per second");
+        return;
+    }
+    size_t len;
+    const char *data = json_text(req->data, &len);
+    char uid[24], keep[24];
+    snprintf(uid, sizeof uid, "%" PRId64, c->user_id);
+    snprintf(keep, sizeof keep, "%d", daemon_state.cfg->rooms.history);
+    const char *params[] = { req->room, uid, data, keep };
+    conn_hold(c);
+    if (backplane_query(
+            "WITH r AS (INSERT INTO rooms (name, seq) VALUES ($1, 1) "
+            "  ON CONFLICT (name) DO UPDATE SET seq = rooms.seq + 1 RETURNING seq), "
+            "m AS (INSERT INTO room_messages (room, seq, user_id, data) "
+            "  SELECT $1, r.seq, $2, $3::jsonb FROM r RETURNING seq), "
+            "d AS (DELETE FROM room_messages WHERE room = $1 "
+            "  AND seq <= (SELECT seq FROM r) - $4::bigint) "
+            "SELECT m.seq, pg_notify('pitchey_rooms', $1) FROM m",
+            4, params, send_done, c) != 0) {
+        conn_release(c);
+        conn_send_error(c, "unavailable", "the database cannot be reached");
+        return;
+    }
+    metrics_count_in();
+}
+
+/* --------------------------------------------------------------- events */
+
+static void event_to(const char *name, const char *kind, int64_t owner_id, bool owner_only,
+                     const char *data_json)
+{
+    struct room *r = room_find(name);
+    if (!r)
+        return;
+    struct buf b = BUF_INIT;
+    proto_build_event(&b, name, kind, data_json);
+    struct frame *f = frame_new(b.data, b.len, 0);
+    buf_free(&b);
+    for (struct member *m = r->members; m; m = m->room_next)
+        if (m->live && (!owner_only || (m->conn->auth == CONN_USER &&
+                                         m->conn->user_id == owner_id)))
+            conn_send_frame(m->conn, f);
+    frame_unref(f);
+}
+
+void room_deliver_event(const char *kind, int64_t pitch_id, int64_t owner_id, bool published,
+                        const char *data_json)
+{
+    char name[48];
+    if (published)
+        event_to("pitches", kind, owner_id, false, data_json);
+    if (strcmp(kind, "pitch.created") != 0) {
+        snprintf(name, sizeof name, "pitch:%" PRId64, pitch_id);
+        event_to(name, kind, owner_id, !published, data_json);
+    }
+    snprintf(name, sizeof name, "user:%" PRId64, owner_id);
+    event_to(name, kind, owner_id, true, data_json);
+}

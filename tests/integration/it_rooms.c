@@ -1,0 +1,2 @@
+#include "pitchey-build.h"
+int main(void) { return 0; }
