@@ -102,7 +102,9 @@ int server_run(struct app *app, int listen_fd)
         int64_t now = clock_mono_us();
         if (now >= next_hk) {
             worker_housekeeping(app, now);
-            next_hk = now + hk_every;
+            /* A connection probe in flight advances every few ms, so the
+             * circuit closes as soon as Postgres answers. */
+            next_hk = now + (db_probe_pending(app->db) ? 5000 : hk_every);
         }
         int wait_ms = (int)((next_hk - now + 999) / 1000);
         struct pollfd p = { listen_fd, POLLIN, 0 };

@@ -29,8 +29,8 @@ static const struct config_option options[] = {
         "first backoff delay, doubled each try, with jitter"),
     OPT(database, breaker_threshold, CONFIG_INT, breaker_threshold, "3", 1, 1000,
         "consecutive connection failures that open the circuit"),
-    OPT(database, breaker_cooldown_ms, CONFIG_INT, breaker_cooldown_ms, "1000", 50, 600000,
-        "how long an open circuit fails fast before one probe"),
+    OPT(database, breaker_cooldown_ms, CONFIG_INT, breaker_cooldown_ms, "250", 10, 600000,
+        "while the circuit is open, time between background connection probes"),
     OPT(database, prepared_statements, CONFIG_BOOL, prepared_statements, "yes", 0, 0,
         "turn off for PgBouncer in transaction mode"),
 

@@ -8,5 +8,7 @@
 
 /* Blocking connection with the daemons' settings; NULL after a message. */
 PGconn *ctl_connect(const struct config *cfg);
+/* seed-demo: argv[0] is the command name. */
+int ctl_seed_demo(const struct config *cfg, int argc, char **argv);
 
 #endif

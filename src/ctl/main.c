@@ -26,6 +26,8 @@ static void usage(FILE *f)
             "  check-config               load the settings and the secret, report problems\n"
             "  init-secret                create the server secret file if it is missing\n"
             "  migrate                    apply the SQL migrations not yet applied\n"
+            "  seed-demo [--users N] [--pitches M]\n"
+            "                             replace the demo data (password pitchey-demo)\n"
             "environment: PITCHEY_DATABASE_URL, PITCHEY_MEMCACHED_SERVERS override the file;\n"
             "PITCHEY_SQL_DIR overrides the migrations directory (%s).\n",
             PITCHEY_SQL_DIR);
@@ -136,6 +138,8 @@ int main(int argc, char **argv)
         rc = cmd_migrate(&cfg);
     else if (strcmp(cmd, "check-config") == 0)
         rc = cmd_check_config(&cfg, path);
+    else if (strcmp(cmd, "seed-demo") == 0)
+        rc = ctl_seed_demo(&cfg, argc - optind, argv + optind);
     else {
         fprintf(stderr, "pitcheyctl: unknown command %s\n", cmd);
         usage(stderr);

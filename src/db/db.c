@@ -24,6 +24,8 @@ struct db {
     const struct db_stmt **prepared;
     size_t nprepared, capprepared;
     struct breaker breaker;
+    PGconn *probe;           /* background connection attempt while open */
+    int64_t probe_deadline;
     struct db_stats stats;
     int64_t wait_us;
 };
@@ -58,6 +60,8 @@ void db_free(struct db *db)
     if (db == NULL)
         return;
     drop_connection(db);
+    if (db->probe)
+        PQfinish(db->probe);
     free(db->prepared);
     free(db->url);
     free(db);
@@ -105,9 +109,8 @@ static void log_notice(void *arg, const char *message)
     log_info("event=db_notice message=\"%.*s\"", (int)n, message);
 }
 
-/* Connects within connect_timeout_ms.  Returns 0, or -1 with timed_out set
- * when the server accepted but did not answer (a hung server). */
-static int connect_now(struct db *db, struct db_error *err, bool *timed_out)
+/* Starts a non-blocking connection attempt with the session settings. */
+static PGconn *connect_start(struct db *db)
 {
     char opts[192];
     /* Custom plans: the list statements fold their optional filters
@@ -119,15 +122,34 @@ static int connect_now(struct db *db, struct db_error *err, bool *timed_out)
     const char *vals[] = { db->url,
                            db->opts.application_name ? db->opts.application_name : "pitchey",
                            opts, "UTF8", NULL };
-    *timed_out = false;
-    int64_t deadline = clock_mono_us() + (int64_t)db->opts.connect_timeout_ms * 1000;
     db->stats.connects++;
     PGconn *c = PQconnectStartParams(keys, vals, 1);
+    if (c)
+        PQsetNoticeProcessor(c, log_notice, NULL);
+    return c;
+}
+
+static void adopt_connection(struct db *db, PGconn *c)
+{
+    if (db->ever_connected)
+        db->stats.reconnects++;
+    db->ever_connected = true;
+    db->conn = c;
+    db->nprepared = 0;
+    log_debug("event=db_connect backend_pid=%d", PQbackendPID(c));
+}
+
+/* Connects within connect_timeout_ms.  Returns 0, or -1 with timed_out set
+ * when the server accepted but did not answer (a hung server). */
+static int connect_now(struct db *db, struct db_error *err, bool *timed_out)
+{
+    *timed_out = false;
+    int64_t deadline = clock_mono_us() + (int64_t)db->opts.connect_timeout_ms * 1000;
+    PGconn *c = connect_start(db);
     if (c == NULL) {
         set_error(err, "08000", "out of memory");
         return -1;
     }
-    PQsetNoticeProcessor(c, log_notice, NULL);
     PostgresPollingStatusType st = PGRES_POLLING_WRITING;
     while (PQstatus(c) != CONNECTION_BAD) {
         if (st == PGRES_POLLING_OK)
@@ -153,12 +175,7 @@ static int connect_now(struct db *db, struct db_error *err, bool *timed_out)
         db->stats.connect_failures++;
         return -1;
     }
-    if (db->ever_connected)
-        db->stats.reconnects++;
-    db->ever_connected = true;
-    db->conn = c;
-    db->nprepared = 0;
-    log_debug("event=db_connect backend_pid=%d", PQbackendPID(c));
+    adopt_connection(db, c);
     return 0;
 }
 
@@ -290,12 +307,21 @@ static enum attempt run_once(struct db *db, const struct db_stmt *stmt, int npar
     return collect(db, deadline, out, err);
 }
 
+/* A hung server (timeout) opens the circuit at once: every further try
+ * would cost another timeout.  Refused connections count toward the
+ * threshold. */
+static void open_on_failure(struct db *db, bool timed_out)
+{
+    int64_t now = clock_mono_us();
+    int n = timed_out ? db->breaker.threshold : 1;
+    for (int i = 0; i < n; i++)
+        breaker_failure(&db->breaker, now);
+}
+
 static void fail_unavailable(struct db *db, struct db_error *err)
 {
     int64_t now = clock_mono_us();
-    err->retry_after_s = breaker_is_open(&db->breaker, now)
-                             ? breaker_retry_after_s(&db->breaker, now)
-                             : 1;
+    err->retry_after_s = db->breaker.open_until != 0 ? breaker_retry_after_s(&db->breaker, now) : 1;
     db->stats.unavailable++;
 }
 
@@ -320,15 +346,17 @@ enum db_status db_query(struct db *db, const struct db_stmt *stmt, int nparams,
                 log_info("event=db_connection_lost");
                 drop_connection(db);
             }
-            int64_t now = clock_mono_us();
-            if (!breaker_allow(&db->breaker, now)) {
+            /* While the circuit is open, requests fail fast; only the
+             * background probe in db_housekeeping() tries to connect. */
+            if (db->breaker.open_until != 0) {
+                db->breaker.rejects++;
                 set_error(err, "08000", "circuit open");
                 break;
             }
             bool timed_out;
             log_debug("event=db_connect_attempt");
             if (connect_now(db, err, &timed_out) != 0) {
-                breaker_failure(&db->breaker, clock_mono_us());
+                open_on_failure(db, timed_out);
                 log_warn("event=db_connect_failed timed_out=%d reason=\"%s\"", (int)timed_out,
                          err->message);
                 if (timed_out)
@@ -348,7 +376,7 @@ enum db_status db_query(struct db *db, const struct db_stmt *stmt, int nparams,
         if (a == ATTEMPT_TIMEOUT) {
             db->stats.timeouts++;
             drop_connection(db);
-            breaker_failure(&db->breaker, clock_mono_us());
+            open_on_failure(db, true);
             log_warn("event=db_timeout stmt=%s", stmt->name);
             status = DB_UNAVAILABLE;
             break;
@@ -384,8 +412,53 @@ int64_t db_take_wait_us(struct db *db)
     return w;
 }
 
+/* The background probe: a non-blocking connection attempt advanced a step
+ * per housekeeping tick, so no request ever waits on a dead server and the
+ * circuit closes within a tick of the server coming back. */
+static void probe_step(struct db *db, int64_t now)
+{
+    if (db->probe == NULL) {
+        if (now < db->breaker.open_until)
+            return;
+        log_debug("event=db_probe_start");
+        db->probe = connect_start(db);
+        db->probe_deadline = now + (int64_t)db->opts.connect_timeout_ms * 1000;
+        if (db->probe == NULL)
+            return;
+    }
+    PostgresPollingStatusType st = PGRES_POLLING_WRITING;
+    /* Advance while the socket is ready; never wait. */
+    for (int i = 0; i < 16 && PQstatus(db->probe) != CONNECTION_BAD; i++) {
+        st = PQconnectPoll(db->probe);
+        if (st == PGRES_POLLING_OK || st == PGRES_POLLING_FAILED)
+            break;
+        struct pollfd p = { PQsocket(db->probe), st == PGRES_POLLING_READING ? POLLIN : POLLOUT,
+                            0 };
+        if (poll(&p, 1, 0) <= 0)
+            break;
+    }
+    if (st == PGRES_POLLING_OK && PQstatus(db->probe) == CONNECTION_OK) {
+        drop_connection(db);
+        adopt_connection(db, db->probe);
+        db->probe = NULL;
+        breaker_success(&db->breaker);
+        log_info("event=db_circuit_closed");
+        return;
+    }
+    bool failed = st == PGRES_POLLING_FAILED || PQstatus(db->probe) == CONNECTION_BAD;
+    if (failed || now >= db->probe_deadline) {
+        db->stats.connect_failures++;
+        log_warn("event=db_connect_failed probe=1 timed_out=%d", (int)!failed);
+        PQfinish(db->probe);
+        db->probe = NULL;
+        breaker_failure(&db->breaker, now);
+    }
+}
+
 void db_housekeeping(struct db *db, int64_t now_us)
 {
+    if (db->breaker.open_until != 0 || db->probe != NULL)
+        probe_step(db, now_us);
     if (db->conn && now_us - db->last_used > (int64_t)db->opts.idle_timeout_s * 1000000) {
         log_debug("event=db_idle_close");
         drop_connection(db);
@@ -398,9 +471,14 @@ bool db_is_connected(const struct db *db)
     return db->conn != NULL;
 }
 
+bool db_probe_pending(const struct db *db)
+{
+    return db->probe != NULL;
+}
+
 bool db_circuit_open(const struct db *db)
 {
-    return breaker_is_open(&db->breaker, clock_mono_us());
+    return db->breaker.open_until != 0;
 }
 
 void db_get_stats(const struct db *db, struct db_stats *out)

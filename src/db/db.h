@@ -4,8 +4,11 @@
  * below 2 s), checks the connection before each use, closes it after
  * idle_timeout, and reconnects on the next request.  Every statement runs
  * with a client-side deadline too, so a hung server costs one timeout, not
- * a hang.  Retries follow sqlstate_retryable() with exponential backoff; a
- * circuit breaker makes requests fail fast while the server is unreachable.
+ * a hang.  Retries follow sqlstate_retryable() with exponential backoff.
+ * After repeated connection failures (or one timeout: a hung server) the
+ * circuit opens: requests fail fast, and db_housekeeping() probes with a
+ * non-blocking connection attempt until one succeeds, so no request waits
+ * on a dead server and service returns within a probe interval.
  *
  * Statements are constant SQL with $n parameters, declared with DB_STMT and
  * prepared once per connection unless prepared statements are turned off
@@ -84,6 +87,9 @@ int64_t db_take_wait_us(struct db *db);
 /* Closes the connection once idle_timeout has passed without use. */
 void db_housekeeping(struct db *db, int64_t now_us);
 bool db_is_connected(const struct db *db);
+/* True while a background connection attempt is in flight: the caller
+ * should run housekeeping again soon (milliseconds, not a full tick). */
+bool db_probe_pending(const struct db *db);
 bool db_circuit_open(const struct db *db);
 void db_get_stats(const struct db *db, struct db_stats *out);
 
