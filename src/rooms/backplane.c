@@ -23,6 +23,8 @@
 
 #define EVENT_GRACE "2 seconds"
 #define NOTIFIED_MAX 4096
+#define HISTORY_GRACE "60 seconds"
+#define TRIM_EVERY 10 /* heartbeats */
 
 static struct pg *listener, *query;
 static bool listening;
@@ -33,6 +35,7 @@ static bool events_inflight, events_dirty;
 static int64_t notified[NOTIFIED_MAX];
 static int nnotified;
 static bool node_registered;
+static unsigned heartbeats;
 
 static void (*stop_done)(void *);
 static void *stop_arg;
@@ -202,12 +205,29 @@ static void heartbeat(void)
         return;
 }
 
+/* Keeps `history` messages per room.  Rows go only once they are a while
+ * old, so a node that has not fanned a message out yet still finds it (a
+ * join replays at most `history` of them whatever is left). */
+static void trim_history(void)
+{
+    char keep[24];
+    snprintf(keep, sizeof keep, "%d", daemon_state.cfg->rooms.history);
+    const char *params[] = { keep };
+    if (backplane_query("DELETE FROM room_messages m USING rooms r "
+                        "WHERE m.room = r.name AND m.seq <= r.seq - $1::bigint "
+                        "AND m.created_at < now() - interval '" HISTORY_GRACE "'",
+                        1, params, ignore_result, NULL) != 0)
+        return;
+}
+
 static void on_heartbeat(lws_sorted_usec_list_t *sul)
 {
     (void)sul;
     if (daemon_state.shutting_down)
         return;
     heartbeat();
+    if (++heartbeats % TRIM_EVERY == 0)
+        trim_history();
     lws_sul_schedule(daemon_state.ctx, 0, &heartbeat_sul, on_heartbeat,
                      (lws_usec_t)daemon_state.cfg->rooms.node_heartbeat_s * LWS_US_PER_SEC);
 }

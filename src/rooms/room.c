@@ -744,20 +744,17 @@ void room_send(struct conn *c, const struct proto_request *req)
     }
     size_t len;
     const char *data = json_text(req->data, &len);
-    char uid[24], keep[24];
+    char uid[24];
     snprintf(uid, sizeof uid, "%" PRId64, c->user_id);
-    snprintf(keep, sizeof keep, "%d", daemon_state.cfg->rooms.history);
-    const char *params[] = { req->room, uid, data, keep };
+    const char *params[] = { req->room, uid, data };
     conn_hold(c);
     if (backplane_query(
             "WITH r AS (INSERT INTO rooms (name, seq) VALUES ($1, 1) "
             "  ON CONFLICT (name) DO UPDATE SET seq = rooms.seq + 1 RETURNING seq), "
             "m AS (INSERT INTO room_messages (room, seq, user_id, data) "
-            "  SELECT $1, r.seq, $2, $3::jsonb FROM r RETURNING seq), "
-            "d AS (DELETE FROM room_messages WHERE room = $1 "
-            "  AND seq <= (SELECT seq FROM r) - $4::bigint) "
+            "  SELECT $1, r.seq, $2, $3::jsonb FROM r RETURNING seq) "
             "SELECT m.seq, pg_notify('pitchey_rooms', $1) FROM m",
-            4, params, send_done, c) != 0) {
+            3, params, send_done, c) != 0) {
         conn_release(c);
         conn_send_error(c, "unavailable", "the database cannot be reached");
         return;
