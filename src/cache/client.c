@@ -216,8 +216,8 @@ enum cache_result cache_get(struct cache *c, const char *key, struct cache_value
     return finish(c, rc, "get");
 }
 
-enum cache_result cache_get_multi(struct cache *c, const char *const *keys, size_t n,
-                                  struct cache_value *out)
+static enum cache_result get_multi(struct cache *c, const char *group, const char *const *keys,
+                                   size_t n, struct cache_value *out)
 {
     for (size_t i = 0; i < n; i++) {
         out[i].data = NULL;
@@ -230,7 +230,9 @@ enum cache_result cache_get_multi(struct cache *c, const char *const *keys, size
     size_t *lens = xmalloc(n * sizeof *lens);
     for (size_t i = 0; i < n; i++)
         lens[i] = strlen(keys[i]);
-    memcached_return_t rc = memcached_mget(c->mc, keys, lens, n);
+    memcached_return_t rc =
+        group ? memcached_mget_by_key(c->mc, group, strlen(group), keys, lens, n)
+              : memcached_mget(c->mc, keys, lens, n);
     if (rc != MEMCACHED_SUCCESS) {
         free(lens);
         return finish(c, rc, "mget");
@@ -258,6 +260,94 @@ enum cache_result cache_get_multi(struct cache *c, const char *const *keys, size
     for (size_t i = 0; i < n; i++)
         cache_value_free(&out[i]);
     return finish(c, rc, "mget");
+}
+
+enum cache_result cache_get_multi(struct cache *c, const char *const *keys, size_t n,
+                                  struct cache_value *out)
+{
+    return get_multi(c, NULL, keys, n, out);
+}
+
+enum cache_result cache_get_multi_by(struct cache *c, const char *group, const char *const *keys,
+                                     size_t n, struct cache_value *out)
+{
+    return get_multi(c, group, keys, n, out);
+}
+
+enum cache_result cache_get_by(struct cache *c, const char *group, const char *key,
+                               struct cache_value *out)
+{
+    return get_multi(c, group, &key, 1, out) == CACHE_ERROR ? CACHE_ERROR
+           : out->data                                      ? CACHE_OK
+                                                            : CACHE_NOT_FOUND;
+}
+
+enum cache_result cache_add_by(struct cache *c, const char *group, const char *key,
+                               const void *data, size_t len, int ttl_s)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    c->stats.sets++;
+    return finish(c,
+                  memcached_add_by_key(c->mc, group, strlen(group), key, strlen(key), data, len,
+                                       (time_t)ttl_s, 0),
+                  "add");
+}
+
+enum cache_result cache_delete_by(struct cache *c, const char *group, const char *key)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    return finish(c, memcached_delete_by_key(c->mc, group, strlen(group), key, strlen(key), 0),
+                  "delete");
+}
+
+size_t cache_server_count(struct cache *c)
+{
+    if (!begin(c))
+        return 0;
+    return (size_t)c->nservers;
+}
+
+/* The group key that lands on server i, or NULL when server i is not in
+ * the current distribution (failed and ejected): then nothing can be
+ * written there. */
+static const char *server_group(struct cache *c, size_t i)
+{
+    if (c->mc == NULL || i >= (size_t)c->nservers || c->probe_keys[i] == NULL)
+        return NULL;
+    const char *k = c->probe_keys[i];
+    if (memcached_generate_hash(c->mc, k, strlen(k)) != (uint32_t)i)
+        return NULL;
+    return k;
+}
+
+enum cache_result cache_incr_on(struct cache *c, size_t server, const char *key, uint64_t *value)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    const char *group = server_group(c, server);
+    if (group == NULL)
+        return CACHE_ERROR;
+    return finish(c,
+                  memcached_increment_by_key(c->mc, group, strlen(group), key, strlen(key), 1,
+                                             value),
+                  "incr");
+}
+
+enum cache_result cache_add_on(struct cache *c, size_t server, const char *key, const void *data,
+                               size_t len, int ttl_s)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    const char *group = server_group(c, server);
+    if (group == NULL)
+        return CACHE_ERROR;
+    c->stats.sets++;
+    return finish(c,
+                  memcached_add_by_key(c->mc, group, strlen(group), key, strlen(key), data, len,
+                                       (time_t)ttl_s, 0),
+                  "add");
 }
 
 enum cache_result cache_set(struct cache *c, const char *key, const void *data, size_t len,

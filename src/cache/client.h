@@ -55,6 +55,22 @@ enum cache_result cache_get(struct cache *c, const char *key, struct cache_value
  * Returns CACHE_ERROR when the round trip failed as a whole. */
 enum cache_result cache_get_multi(struct cache *c, const char *const *keys, size_t n,
                                   struct cache_value *out);
+/* The same, from the server that group hashes to (memcached's "by key"
+ * calls): what is stored next to an entry is fetched with it in one trip. */
+enum cache_result cache_get_multi_by(struct cache *c, const char *group, const char *const *keys,
+                                     size_t n, struct cache_value *out);
+enum cache_result cache_get_by(struct cache *c, const char *group, const char *key,
+                               struct cache_value *out);
+enum cache_result cache_add_by(struct cache *c, const char *group, const char *key,
+                               const void *data, size_t len, int ttl_s);
+enum cache_result cache_delete_by(struct cache *c, const char *group, const char *key);
+/* Configured servers (0 while the cache is bypassed). */
+size_t cache_server_count(struct cache *c);
+/* incr and add on the server at that position of the configured list;
+ * CACHE_ERROR when it is not reachable or not in the distribution. */
+enum cache_result cache_incr_on(struct cache *c, size_t server, const char *key, uint64_t *value);
+enum cache_result cache_add_on(struct cache *c, size_t server, const char *key, const void *data,
+                               size_t len, int ttl_s);
 enum cache_result cache_set(struct cache *c, const char *key, const void *data, size_t len,
                             int ttl_s, uint32_t flags);
 /* Stores only if absent (locks, new tags). */

@@ -30,7 +30,12 @@ void cache_key_build(char *out, const char *prefix, uint64_t epoch, enum cache_k
                      const char *name)
 {
     int pl = prefix_len(prefix);
-    int head = snprintf(out, CACHE_KEY_MAX + 1, "%.*s:v%d:e%llu:%c:", pl, prefix,
+    int head;
+    if (kind == CACHE_KEY_TAG)
+        head = snprintf(out, CACHE_KEY_MAX + 1, "%.*s:v%d:%c:", pl, prefix, CACHE_FORMAT_VERSION,
+                        (char)kind);
+    else
+        head = snprintf(out, CACHE_KEY_MAX + 1, "%.*s:v%d:e%llu:%c:", pl, prefix,
                         CACHE_FORMAT_VERSION, (unsigned long long)epoch, (char)kind);
     size_t nlen = strlen(name);
     if ((size_t)head + nlen <= CACHE_KEY_MAX && cache_key_safe(name, nlen) && name[0] != '#') {

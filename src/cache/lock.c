@@ -6,15 +6,16 @@
 
 #include "cache/lock.h"
 
-enum cache_result cache_lock_acquire(struct cache *c, const char *lock_key, int lock_ms)
+enum cache_result cache_lock_acquire(struct cache *c, const char *group, const char *lock_key,
+                                     int lock_ms)
 {
     char owner[24];
     int n = snprintf(owner, sizeof owner, "%ld", (long)getpid());
     int ttl_s = (lock_ms + 999) / 1000;
-    return cache_add(c, lock_key, owner, (size_t)n, ttl_s < 1 ? 1 : ttl_s);
+    return cache_add_by(c, group, lock_key, owner, (size_t)n, ttl_s < 1 ? 1 : ttl_s);
 }
 
-void cache_lock_release(struct cache *c, const char *lock_key)
+void cache_lock_release(struct cache *c, const char *group, const char *lock_key)
 {
-    (void)cache_delete(c, lock_key);
+    (void)cache_delete_by(c, group, lock_key);
 }

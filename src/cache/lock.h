@@ -9,9 +9,11 @@
 
 #include "cache/client.h"
 
-/* CACHE_OK: won; CACHE_NOT_FOUND: someone holds it; CACHE_ERROR: fail open. */
-enum cache_result cache_lock_acquire(struct cache *c, const char *lock_key, int lock_ms)
-    __attribute__((warn_unused_result));
-void cache_lock_release(struct cache *c, const char *lock_key);
+/* The lock lives on the server of group (the entry's key), so it comes
+ * back in the entry's multi-get.  CACHE_OK: won; CACHE_NOT_FOUND: someone
+ * holds it; CACHE_ERROR: fail open. */
+enum cache_result cache_lock_acquire(struct cache *c, const char *group, const char *lock_key,
+                                     int lock_ms) __attribute__((warn_unused_result));
+void cache_lock_release(struct cache *c, const char *group, const char *lock_key);
 
 #endif

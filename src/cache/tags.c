@@ -39,45 +39,62 @@ uint64_t cache_tag_random(void)
     return g;
 }
 
-static enum cache_result add_random(struct cache *c, const char *key, int ttl_s, uint64_t *gen)
+static int random_text(char text[24], uint64_t *gen)
 {
-    char text[24];
     uint64_t g = cache_tag_random();
-    int n = snprintf(text, sizeof text, "%" PRIu64, g);
-    enum cache_result r = cache_add(c, key, text, (size_t)n, ttl_s);
-    if (r == CACHE_OK && gen)
+    if (gen)
         *gen = g;
-    return r;
+    return snprintf(text, 24, "%" PRIu64, g);
 }
 
-enum cache_result cache_tag_create(struct cache *c, const char *key, int ttl_s, uint64_t *gen)
+enum cache_result cache_tag_create(struct cache *c, const char *group, const char *key, int ttl_s,
+                                   uint64_t *gen)
 {
-    enum cache_result r = add_random(c, key, ttl_s, gen);
+    char text[24];
+    uint64_t g;
+    int n = random_text(text, &g);
+    enum cache_result r = cache_add_by(c, group, key, text, (size_t)n, ttl_s);
+    if (r == CACHE_OK)
+        *gen = g;
     if (r != CACHE_NOT_FOUND)
         return r;
     /* Someone else created it between our read and our add. */
     struct cache_value v;
-    r = cache_get(c, key, &v);
+    r = cache_get_by(c, group, key, &v);
     if (r == CACHE_OK && !cache_tag_parse(&v, gen))
         r = CACHE_ERROR;
     cache_value_free(&v);
     return r == CACHE_NOT_FOUND ? CACHE_ERROR : r;
 }
 
-enum cache_result cache_tag_bump(struct cache *c, const char *key, int ttl_s)
+static enum cache_result bump_one(struct cache *c, size_t server, const char *key, int ttl_s)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
         uint64_t v;
-        enum cache_result r = cache_incr(c, key, &v);
+        enum cache_result r = cache_incr_on(c, server, key, &v);
         if (r != CACHE_NOT_FOUND)
             return r;
         /* Missing: a new random value invalidates as well; if another
          * worker adds it first, increment that one. */
-        r = add_random(c, key, ttl_s, NULL);
+        char text[24];
+        int n = random_text(text, NULL);
+        r = cache_add_on(c, server, key, text, (size_t)n, ttl_s);
         if (r != CACHE_NOT_FOUND)
             return r;
     }
     return CACHE_ERROR;
+}
+
+enum cache_result cache_tag_bump(struct cache *c, const char *key, int ttl_s)
+{
+    size_t n = cache_server_count(c);
+    if (n == 0)
+        return CACHE_ERROR;
+    enum cache_result result = CACHE_OK;
+    for (size_t i = 0; i < n; i++)
+        if (bump_one(c, i, key, ttl_s) != CACHE_OK)
+            result = CACHE_ERROR; /* go on: the others must still learn it */
+    return result;
 }
 
 bool cache_tags_match(const uint64_t *stored, size_t nstored, const uint64_t *current,

@@ -62,10 +62,10 @@ START_TEST(without_server_everything_fails_open)
     struct cache_options o = { "", 50, 3, 1000 };
     struct cache *c = cache_new(&o);
     uint64_t g = 0;
-    ck_assert_int_eq(cache_tag_create(c, "t", 60, &g), CACHE_ERROR);
+    ck_assert_int_eq(cache_tag_create(c, "e", "t", 60, &g), CACHE_ERROR);
     ck_assert_int_eq(cache_tag_bump(c, "t", 60), CACHE_ERROR);
-    ck_assert_int_eq(cache_lock_acquire(c, "l", 2000), CACHE_ERROR);
-    cache_lock_release(c, "l");
+    ck_assert_int_eq(cache_lock_acquire(c, "e", "l", 2000), CACHE_ERROR);
+    cache_lock_release(c, "e", "l");
     cache_free(c);
 }
 END_TEST
