@@ -974,6 +974,114 @@ START_TEST(apache_and_metrics)
 }
 END_TEST
 
+/* Registers through the API; returns the token (malloc'd) and the id. */
+static char *api_register(const char *name, int64_t *id)
+{
+    static int n;
+    char body[512];
+    snprintf(body, sizeof body,
+             "{\"email\":\"%s.%d.%d@example.com\",\"password\":\"correct horse\","
+             "\"name\":\"%s\",\"role\":\"creator\"}",
+             name, (int)getpid(), ++n, name);
+    const char *h[] = { "Content-Type: application/json", NULL };
+    struct it_response r;
+    ck_assert_int_eq(it_request(NULL, "POST", "/api/auth/register", body, h, &r), 0);
+    ck_assert_msg(r.status == 201, "register: %ld %s", r.status, r.body);
+    struct json_object *o = it_json(&r);
+    char *token = strdup(jstr(o, "token"));
+    *id = jint(o, "user.id");
+    json_object_put(o);
+    it_response_free(&r);
+    return token;
+}
+
+static struct json_object *api_call(const char *method, const char *path, const char *token,
+                                    const char *body, long want)
+{
+    char auth[128];
+    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
+    const char *h[] = { auth, "Content-Type: application/json", NULL };
+    struct it_response r;
+    ck_assert_int_eq(it_request(NULL, method, path, body, h, &r), 0);
+    ck_assert_msg(r.status == want, "%s %s: %ld %s", method, path, r.status, r.body);
+    struct json_object *o = r.body && r.body_len ? it_json(&r) : NULL;
+    it_response_free(&r);
+    return o;
+}
+
+START_TEST(events_through_the_api)
+{
+    int64_t uid;
+    char *token = api_register("Apiuser", &uid);
+    struct user u;
+    memset(&u, 0, sizeof u);
+    snprintf(u.token, sizeof u.token, "%s", token);
+    char uroom[64];
+    snprintf(uroom, sizeof uroom, "user:%" PRId64, uid);
+    struct wsc *list = ws_open(NULL), *mine = ws_open(&u);
+    json_object_put(join(list, "pitches", -1));
+    json_object_put(join(mine, uroom, -1));
+
+    /* A refused change (422) commits nothing and announces nothing. */
+    json_object_put(api_call("POST", "/api/pitches", token, "{\"title\":\"\"}", 422));
+    struct json_object *p = api_call(
+        "POST", "/api/pitches", token,
+        "{\"title\":\"Live\",\"logline\":\"Seen live\",\"genre\":\"drama\"}", 201);
+    int64_t id = jint(p, "id");
+    json_object_put(p);
+    struct json_object *e = wsc_expect(list, "event", T_MS, NULL);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(jstr(e, "event"), "pitch.created");
+    ck_assert_int_eq(jint(e, "data.id"), id);
+    ck_assert_str_eq(jstr(e, "data.title"), "Live");
+    ck_assert_ptr_null(it_path(e, "data.synopsis"));
+    json_object_put(e);
+    e = wsc_expect(mine, "event", T_MS, NULL);
+    ck_assert_str_eq(jstr(e, "event"), "pitch.created");
+    json_object_put(e);
+
+    char proom[64], path[64];
+    snprintf(proom, sizeof proom, "pitch:%" PRId64, id);
+    snprintf(path, sizeof path, "/api/pitches/%" PRId64, id);
+    struct wsc *pw = ws_open(NULL);
+    json_object_put(join(pw, proom, -1));
+    json_object_put(api_call("PUT", path, token,
+                             "{\"title\":\"Edited\",\"logline\":\"Seen live\",\"genre\":\"drama\"}",
+                             200));
+    e = wsc_expect(pw, "event", T_MS, NULL);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(jstr(e, "event"), "pitch.updated");
+    ck_assert_str_eq(jstr(e, "data.title"), "Edited");
+    json_object_put(e);
+    /* A GET made on receiving it sees the new data (the cache was bumped). */
+    struct it_response r;
+    ck_assert_int_eq(it_get(path, &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    struct json_object *g = it_json(&r);
+    ck_assert_str_eq(jstr(g, "title"), "Edited");
+    json_object_put(g);
+    it_response_free(&r);
+
+    json_object_put(api_call("DELETE", path, token, NULL, 204));
+    e = wsc_expect(pw, "event", T_MS, NULL);
+    ck_assert_ptr_nonnull(e);
+    ck_assert_str_eq(jstr(e, "event"), "pitch.deleted");
+    ck_assert_int_eq(jint(e, "data.id"), id);
+    json_object_put(e);
+    ck_assert_int_eq(it_get(path, &r), 0);
+    ck_assert_int_eq(r.status, 404);
+    it_response_free(&r);
+
+    /* Logout through the API closes the token's connection with 1008. */
+    json_object_put(api_call("POST", "/api/auth/logout", token, NULL, 204));
+    ck_assert_int_eq(wsc_wait_close(mine, 6000), 1008);
+    wsc_free(mine);
+    wsc_free(pw);
+    wsc_free(list);
+    free(token);
+}
+END_TEST
+
 /* IT_ONLY=name[,name] runs only those tests (for debugging). */
 static bool wanted(const char *name)
 {
@@ -995,6 +1103,7 @@ static Suite *rooms_suite(void)
     ADD(t, message_shape_presence_and_tabs);
     ADD(t, order_exactly_once_to_50);
     ADD(t, events_from_the_outbox);
+    ADD(t, events_through_the_api);
     ADD(t, listener_cut_loses_nothing);
     ADD(t, revoked_and_unknown_tokens);
     ADD(t, oversized_and_malformed_frames);
