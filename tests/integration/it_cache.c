@@ -919,6 +919,61 @@ START_TEST(postgres_stopped_serves_cache)
 }
 END_TEST
 
+/* After a write, the default first pages it touched are recomputed once
+ * the answer is out: the next reader hits and sees the change. */
+START_TEST(warming_after_write)
+{
+    struct user u;
+    register_user(&u);
+    long long id = create_pitch(&u, "Warmed", "animation", 10);
+    it_sleep_ms(300);
+    char owner_list[96], cs[16];
+    snprintf(owner_list, sizeof owner_list, "/api/pitches?owner=%lld", u.id);
+    const char *paths[] = { "/api/pitches", "/api/pitches?sort=popular", owner_list };
+    for (size_t i = 0; i < 3; i++) {
+        ck_assert(list_has(paths[i], id, "Warmed", cs));
+        ck_assert_msg(strcmp(cs, "HIT") == 0, "%s after a write: %s", paths[i], cs);
+    }
+    char item[64];
+    snprintf(item, sizeof item, "/api/pitches/%lld", id);
+    ck_assert_str_eq(cache_status_of(item), "HIT");
+}
+END_TEST
+
+/* pitcheyctl warm recomputes in process and stores for every worker. */
+START_TEST(pitcheyctl_warm)
+{
+    const char *ctl = getenv("PITCHEYCTL");
+    const char *conf = getenv("PITCHEY_CONFIG");
+    if (!it_stack_is_private())
+        return;
+    ck_assert_msg(ctl && conf, "PITCHEYCTL and PITCHEY_CONFIG must be set");
+    struct user u;
+    register_user(&u);
+    long long id = create_pitch(&u, "Warm me", "horror", 10);
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "'%s' --config '%s' warm >/dev/null && "
+             "'%s' --config '%s' warm '/api/pitches/%lld' '/api/pitches?owner=%lld&limit=5' "
+             ">/dev/null",
+             ctl, conf, ctl, conf, id, u.id);
+    ck_assert_int_eq(system(cmd), 0);
+    char cs[16], path[96];
+    ck_assert(list_has("/api/pitches?sort=popular&genre=horror", id, "Warm me", cs));
+    ck_assert_str_eq(cs, "HIT");
+    ck_assert(list_has("/api/pitches?genre=horror", id, "Warm me", cs));
+    ck_assert_str_eq(cs, "HIT");
+    snprintf(path, sizeof path, "/api/pitches?owner=%lld&limit=5", u.id);
+    ck_assert(list_has(path, id, "Warm me", cs));
+    ck_assert_str_eq(cs, "HIT");
+    snprintf(path, sizeof path, "/api/pitches/%lld", id);
+    ck_assert_str_eq(cache_status_of(path), "HIT");
+    /* A path that is not the API fails. */
+    snprintf(cmd, sizeof cmd, "'%s' --config '%s' warm /nothing >/dev/null 2>&1", ctl, conf);
+    ck_assert_int_ne(system(cmd), 0);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("it_cache");
@@ -932,6 +987,8 @@ static Suite *suite(void)
     tcase_add_test(tc, read_your_writes_concurrent);
     tcase_add_test(tc, coalescing_50_misses);
     tcase_add_test(tc, stale_while_revalidate);
+    tcase_add_test(tc, warming_after_write);
+    tcase_add_test(tc, pitcheyctl_warm);
     tcase_add_test(tc, memcached_stopped_bypass_then_hits);
     tcase_add_test(tc, memcached_hung_bypass_fast);
     tcase_add_test(tc, one_server_bounce_never_stale);
