@@ -176,6 +176,14 @@ static struct json_object *join(struct wsc *c, const char *room, int64_t since)
     return o;
 }
 
+static int64_t join_seq(struct wsc *c, const char *room)
+{
+    struct json_object *o = join(c, room, -1);
+    int64_t seq = jint(o, "seq");
+    json_object_put(o);
+    return seq;
+}
+
 static void expect_error(struct wsc *c, const char *text, const char *code)
 {
     wsc_send_text(c, text);
@@ -427,7 +435,7 @@ START_TEST(since_replay_and_restart)
     struct user s = make_user(c, "Sam"), r = make_user(c, "Rae");
     const char *room = "lobby";
     struct wsc *ws = ws_open(&s);
-    int64_t seq0 = jint(join(ws, room, -1), "seq");
+    int64_t seq0 = join_seq(ws, room);
     struct wsc *wr = ws_open(&r);
     json_object_put(join(wr, room, -1));
     for (int i = 0; i < 5; i++)
@@ -595,7 +603,7 @@ START_TEST(listener_cut_loses_nothing)
     char room[64];
     snprintf(room, sizeof room, "user:%" PRId64, s.id);
     struct wsc *ws = ws_open(&s), *r = ws_open(&s);
-    int64_t seq0 = jint(join(ws, room, -1), "seq");
+    int64_t seq0 = join_seq(ws, room);
     json_object_put(join(r, room, -1));
     for (int round = 0; round < 3; round++) {
         sqlx(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
