@@ -28,6 +28,7 @@ struct app {
     pid_t pid;
     int64_t started_us;
     uint64_t requests;
+    int64_t last_request_us; /* monotonic time the last request started */
 };
 
 typedef void (*handler_fn)(struct app *app, struct request *req, struct response *res);

@@ -277,6 +277,11 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
     snprintf(ctx->route_key, sizeof ctx->route_key, "%s", route_key);
     res->cache_status = "BYPASS";
 
+    /* Housekeeping stops polling the epoch while the worker is idle (so its
+     * Postgres connection can close); the first request after that reads
+     * it before trusting any entry. */
+    if (S.epoch != 0 && clock_mono_us() - S.epoch_read_us > 2 * EPOCH_POLL_US)
+        (void)read_epoch(app);
     if (cache_bypassing(app->cache) || !ensure_epoch(app)) {
         to_bypass(ctx);
         return EDGE_MISS;
@@ -579,7 +584,10 @@ void edge_housekeeping(struct app *app, int64_t now_us)
 {
     if (!cache_enabled(app->cache))
         return;
-    if (now_us - S.epoch_read_us >= EPOCH_POLL_US)
+    /* Only while requests come: an idle worker must let its connection go
+     * after [database] idle_timeout; edge_begin() catches up. */
+    bool busy = now_us - app->last_request_us < (int64_t)app->cfg.database.idle_timeout_s * 1000000;
+    if (busy && now_us - S.epoch_read_us >= EPOCH_POLL_US)
         (void)read_epoch(app);
 }
 

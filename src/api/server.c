@@ -125,6 +125,7 @@ int server_run(struct app *app, int listen_fd)
             break;
         }
         app->requests++;
+        app->last_request_us = clock_mono_us();
         handle_one(app, &fr);
         if (limit && app->requests >= limit) {
             log_info("event=worker_recycle requests=%llu", (unsigned long long)app->requests);

@@ -2,6 +2,7 @@
 #include "pitchey-build.h"
 
 #include <curl/curl.h>
+#include <libpq-fe.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -289,6 +290,20 @@ void it_assert_error(const struct it_response *r, long status, const char *code)
                   ct ? ct : "(none)");
     free(ct);
     json_object_put(o);
+}
+
+long long it_sql_int(const char *sql)
+{
+    PGconn *c = PQconnectdb("");
+    long long v = -1;
+    if (PQstatus(c) == CONNECTION_OK) {
+        PGresult *r = PQexec(c, sql);
+        if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 && !PQgetisnull(r, 0, 0))
+            v = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+        PQclear(r);
+    }
+    PQfinish(c);
+    return v;
 }
 
 double it_now(void)

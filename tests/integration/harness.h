@@ -45,6 +45,9 @@ struct json_object *it_json(const struct it_response *r);
 struct json_object *it_path(struct json_object *obj, const char *dotted);
 /* Asserts the contract's error shape and code. */
 void it_assert_error(const struct it_response *r, long status, const char *code);
+/* Runs one SQL query on the stack's database (PG* environment) and
+ * returns the first column of the first row as a number; -1 on error. */
+long long it_sql_int(const char *sql);
 double it_now(void);
 void it_sleep_ms(int ms);
 

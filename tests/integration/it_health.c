@@ -323,6 +323,98 @@ START_TEST(killed_worker_is_respawned)
 }
 END_TEST
 
+START_TEST(idle_connections_close_and_reopen)
+{
+    if (!it_stack_is_private())
+        return;
+    const char *count = "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pitchey-api'";
+    struct it_response r;
+    for (int i = 0; i < 6; i++) {
+        ck_assert_int_eq(it_get("/api/health", &r), 0);
+        it_response_free(&r);
+    }
+    ck_assert_int_ge(it_sql_int(count), 1);
+    /* idle_timeout is 2 s in this suite; housekeeping runs with no traffic. */
+    double t0 = it_now();
+    while (it_sql_int(count) != 0)
+        ck_assert_msg(it_now() - t0 < 10, "connections still open after %.1fs", it_now() - t0);
+    ck_assert_int_eq(it_get("/api/health", &r), 0);
+    ck_assert_int_eq(r.status, 200);
+    it_response_free(&r);
+}
+END_TEST
+
+START_TEST(bad_config_stops_startup_with_line_and_reason)
+{
+    char path[] = "/tmp/pitchey-badconf.XXXXXX";
+    int fd = mkstemp(path);
+    ck_assert_int_ge(fd, 0);
+    const char *text = "[database]\nurl = postgresql:///x\n\n[cache]\nttl = -5\n";
+    ck_assert_int_eq(write(fd, text, strlen(text)), (int)strlen(text));
+    close(fd);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' --config '%s' --check-config 2>&1", it_env("PITCHEY_API"), path);
+    FILE *p = popen(cmd, "r");
+    char out[1024] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    int rc = pclose(p);
+    unlink(path);
+    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "exit %d", rc);
+    char want[256];
+    snprintf(want, sizeof want, "%s:5: [cache] ttl: out of range", path);
+    ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
+}
+END_TEST
+
+START_TEST(sigterm_finishes_the_request_in_flight)
+{
+    if (!it_stack_is_private())
+        return;
+    /* A registration hashes a password for a while (slow argon2 in this
+     * suite): TERM every worker in the middle of it. */
+    pid_t child = fork();
+    if (child == 0) {
+        struct it_response r;
+        const char *h[] = { "Content-Type: application/json", NULL };
+        char body[256];
+        snprintf(body, sizeof body,
+                 "{\"email\":\"graceful-%d@example.com\",\"password\":\"12345678\","
+                 "\"name\":\"G\",\"role\":\"creator\"}",
+                 (int)getpid());
+        int rc = it_request(NULL, "POST", "/api/auth/register", body, h, &r);
+        _exit(rc == 0 && r.status == 201 ? 0 : 1);
+    }
+    it_sleep_ms(40);
+    char *pids = it_stack_output("worker-pids", NULL);
+    for (char *p = pids; *p;) {
+        int pid = atoi(p);
+        if (pid > 1)
+            kill(pid, SIGTERM);
+        p += strcspn(p, "\n");
+        if (*p)
+            p++;
+    }
+    free(pids);
+    int status;
+    waitpid(child, &status, 0);
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+                  "the request in flight did not complete with 201");
+    /* multiwatch starts new workers; the service answers again. */
+    double t0 = it_now();
+    struct it_response r;
+    for (;;) {
+        ck_assert_int_eq(it_get("/api/health", &r), 0);
+        long st = r.status;
+        it_response_free(&r);
+        if (st == 200)
+            break;
+        ck_assert_msg(it_now() - t0 < 10, "no worker answered after TERM");
+        it_sleep_ms(100);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("it_health");
@@ -334,6 +426,9 @@ static Suite *suite(void)
     tcase_add_test(tc, unknown_route_and_wrong_method);
     tcase_add_test(tc, through_apache_too);
     tcase_add_test(tc, killed_worker_is_respawned);
+    tcase_add_test(tc, idle_connections_close_and_reopen);
+    tcase_add_test(tc, bad_config_stops_startup_with_line_and_reason);
+    tcase_add_test(tc, sigterm_finishes_the_request_in_flight);
     tcase_add_test(tc, memcached_down_is_degraded);
     tcase_add_test(tc, postgres_stopped_is_503_then_recovers);
     tcase_add_test(tc, postgres_hung_answers_503_without_hanging);
@@ -341,4 +436,7 @@ static Suite *suite(void)
     return s;
 }
 
-IT_MAIN(suite, NULL, NULL)
+IT_MAIN(suite,
+        "[database]\nidle_timeout = 2\n"
+        "[auth]\nhash_opslimit = 4\nhash_memlimit = 134217728\n",
+        NULL)
