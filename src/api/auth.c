@@ -6,10 +6,13 @@
 #include <string.h>
 
 #include "api/auth.h"
+#include "cache/session.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 DB_STMT(session_lookup,
-        "SELECT u.id, u.name, u.role FROM sessions s JOIN users u ON u.id = s.user_id"
+        "SELECT u.id, u.name, u.role, extract(epoch FROM s.expires_at)::bigint"
+        " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL AND s.expires_at > now()");
 
 DB_STMT(session_create,
@@ -33,6 +36,16 @@ enum auth_result auth_optional(struct app *app, struct request *req, struct resp
         return AUTH_FAILED;
     }
     token_hash_param(app->secret, token, user->token_hash);
+    /* Edge cache (issue 4): a session seen valid within [cache] session_ttl
+     * is answered from memcached, without Postgres (logout deletes it). */
+    struct cache_session cached;
+    if (cache_session_get(app->cache, app->cfg.cache.prefix, user->token_hash, &cached) ==
+        CACHE_OK) {
+        user->id = cached.user_id;
+        snprintf(user->name, sizeof user->name, "%s", cached.name);
+        snprintf(user->role, sizeof user->role, "%s", cached.role);
+        return AUTH_OK;
+    }
     const char *params[1] = { user->token_hash };
     PGresult *r;
     struct db_error err;
@@ -49,6 +62,14 @@ enum auth_result auth_optional(struct app *app, struct request *req, struct resp
     user->id = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
     snprintf(user->name, sizeof user->name, "%s", PQgetvalue(r, 0, 1));
     snprintf(user->role, sizeof user->role, "%s", PQgetvalue(r, 0, 2));
+    /* Edge cache (issue 4): remember it, never past the token's expiry. */
+    int64_t left = strtoll(PQgetvalue(r, 0, 3), NULL, 10) - clock_wall_us() / 1000000;
+    struct cache_session put = { .user_id = user->id };
+    snprintf(put.name, sizeof put.name, "%s", user->name);
+    snprintf(put.role, sizeof put.role, "%s", user->role);
+    cache_session_put(app->cache, app->cfg.cache.prefix, user->token_hash, &put,
+                      left < app->cfg.cache.session_ttl_s ? (int)left
+                                                          : app->cfg.cache.session_ttl_s);
     PQclear(r);
     return AUTH_OK;
 }

@@ -16,6 +16,7 @@
 #include "api/password.h"
 #include "api/pitch_json.h"
 #include "api/validate.h"
+#include "cache/session.h"
 #include "common/log.h"
 
 DB_STMT(email_exists, "SELECT 1 FROM users WHERE email = $1");
@@ -217,5 +218,8 @@ void handle_logout(struct app *app, struct request *req, struct response *res)
         app_db_error(app, res, st, &err);
         return;
     }
+    /* Edge cache (issue 4): forget the cached session at once; if memcached
+     * cannot be reached it ends with its TTL ([cache] session_ttl). */
+    (void)cache_session_forget(app->cache, app->cfg.cache.prefix, user.token_hash);
     response_empty(res, 204);
 }

@@ -31,7 +31,7 @@ void cache_key_build(char *out, const char *prefix, uint64_t epoch, enum cache_k
 {
     int pl = prefix_len(prefix);
     int head;
-    if (kind == CACHE_KEY_TAG)
+    if (kind == CACHE_KEY_TAG || kind == CACHE_KEY_SESSION)
         head = snprintf(out, CACHE_KEY_MAX + 1, "%.*s:v%d:%c:", pl, prefix, CACHE_FORMAT_VERSION,
                         (char)kind);
     else

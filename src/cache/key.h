@@ -22,6 +22,7 @@ enum cache_key_kind {
     CACHE_KEY_ENTRY = 'r',  /* a cached answer, name = route key */
     CACHE_KEY_TAG = 't',    /* a tag's generation, name = tag */
     CACHE_KEY_LOCK = 'l',   /* the coalescing lock of an entry, name = route key */
+    CACHE_KEY_SESSION = 's', /* a cached session, name = token hash; no epoch */
 };
 
 /* Writes the key into out (CACHE_KEY_MAX + 1 bytes); never fails. */

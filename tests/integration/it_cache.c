@@ -876,9 +876,18 @@ START_TEST(postgres_stopped_serves_cache)
     prime_all(user_path, 16);
     prime_all("/api/pitches", 16);
 
-    ck_assert_int_eq(it_stack("pg-stop", NULL), 0);
+    /* A token seen before the outage is checked from the session cache. */
+    const char *tok[] = { u.auth, NULL };
     struct it_response r;
     char cs[16];
+    get(fresh_item, tok, &r, cs, sizeof cs);
+    ck_assert_int_eq(r.status, 200);
+    it_response_free(&r);
+    ck_assert_int_eq(it_stack("pg-stop", NULL), 0);
+    get(fresh_item, tok, &r, cs, sizeof cs);
+    ck_assert_msg(r.status == 200, "with a token: %ld %s", r.status, r.body);
+    ck_assert_str_eq(cs, "HIT");
+    it_response_free(&r);
     for (int i = 0; i < 10; i++) {
         get(fresh_item, NULL, &r, cs, sizeof cs);
         ck_assert_msg(r.status == 200, "fresh: %ld %s", r.status, r.body);
@@ -915,7 +924,11 @@ START_TEST(postgres_stopped_serves_cache)
     double t0 = it_now();
     while (strcmp(health_status(), "ok") != 0 && it_now() - t0 < 15)
         it_sleep_ms(100);
+    /* Every worker's circuit closes within its cooldown once asked. */
+    it_sleep_ms(1500);
     ck_assert_str_eq(health_status(), "ok");
+    /* And the cache refreshes again: the expired entry becomes a HIT. */
+    ck_assert(wait_for_hit(old_item, 10));
 }
 END_TEST
 
@@ -974,6 +987,41 @@ START_TEST(pitcheyctl_warm)
 }
 END_TEST
 
+/* A token on a cached route is checked before the cached answer (a bad one
+ * is 401); logout revokes it at once on every worker. */
+START_TEST(tokens_on_cached_routes)
+{
+    struct user u;
+    register_user(&u);
+    long long id = create_pitch(&u, "Token check", "other", 10);
+    char item[64];
+    snprintf(item, sizeof item, "/api/pitches/%lld", id);
+    prime(item);
+    const char *good[] = { u.auth, NULL };
+    struct it_response r;
+    char cs[16];
+    for (int i = 0; i < 16; i++) {
+        get(item, good, &r, cs, sizeof cs);
+        ck_assert_int_eq(r.status, 200);
+        ck_assert_str_eq(cs, "HIT");
+        it_response_free(&r);
+    }
+    const char *bad[] = { "Authorization: Bearer AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+                          NULL };
+    get(item, bad, &r, cs, sizeof cs);
+    it_assert_error(&r, 401, "unauthorized");
+    it_response_free(&r);
+    ck_assert_int_eq(it_request(NULL, "POST", "/api/auth/logout", NULL, good, &r), 0);
+    ck_assert_int_eq(r.status, 204);
+    it_response_free(&r);
+    for (int i = 0; i < 16; i++) {
+        get(item, good, &r, cs, sizeof cs);
+        it_assert_error(&r, 401, "unauthorized");
+        it_response_free(&r);
+    }
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("it_cache");
@@ -989,6 +1037,7 @@ static Suite *suite(void)
     tcase_add_test(tc, stale_while_revalidate);
     tcase_add_test(tc, warming_after_write);
     tcase_add_test(tc, pitcheyctl_warm);
+    tcase_add_test(tc, tokens_on_cached_routes);
     tcase_add_test(tc, memcached_stopped_bypass_then_hits);
     tcase_add_test(tc, memcached_hung_bypass_fast);
     tcase_add_test(tc, one_server_bounce_never_stale);
