@@ -131,6 +131,9 @@ int main(int argc, char **argv)
 
     app.pid = getpid();
     app.started_us = clock_mono_us();
+    /* A new worker counts as busy: it keeps its caches current until it has
+     * been idle for [database] idle_timeout. */
+    app.last_request_us = app.started_us;
     struct db_options dbo = {
         .url = app.cfg.database.url,
         .application_name = "pitchey-api",
