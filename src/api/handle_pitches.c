@@ -411,15 +411,33 @@ static bool idempotent_replay(struct app *app, const char *uid, const char *key,
     return true;
 }
 
+/* The start every pitch write with a body shares: token (401), then the
+ * body's content type, size and syntax (415, 413, 400). */
+static bool begin_body_write(struct app *app, struct request *req, struct response *res,
+                             struct auth_user *user, struct json_object **body,
+                             struct pitch_input *in)
+{
+    memset(in, 0, sizeof *in);
+    if (!auth_require(app, req, res, user))
+        return false;
+    return (*body = body_json_object(app, req, res)) != NULL;
+}
+
+/* budget_usd as a text parameter, NULL for null. */
+static const char *budget_param(const struct pitch_input *in, char buf[24])
+{
+    if (!in->has_budget)
+        return NULL;
+    id_text(in->budget_usd, buf);
+    return buf;
+}
+
 void handle_pitch_create(struct app *app, struct request *req, struct response *res)
 {
     struct auth_user user;
-    if (!auth_require(app, req, res, &user))
-        return;
     struct json_object *body;
     struct pitch_input in;
-    memset(&in, 0, sizeof in);
-    if ((body = body_json_object(app, req, res)) == NULL)
+    if (!begin_body_write(app, req, res, &user, &body, &in))
         return;
     struct json_object *fields;
     const char *key = req->idempotency_key;
@@ -438,12 +456,8 @@ void handle_pitch_create(struct app *app, struct request *req, struct response *
     bool failed;
     if (key && idempotent_replay(app, uid, key, digest, res, &failed))
         goto out;
-    const char *budget = NULL;
     char budget_text[24];
-    if (in.has_budget) {
-        id_text(in.budget_usd, budget_text);
-        budget = budget_text;
-    }
+    const char *budget = budget_param(&in, budget_text);
     const char *params[9] = { uid, in.title, in.logline, in.synopsis, in.genre, budget,
                               in.status, key, key ? digest : NULL };
     PGresult *r;
@@ -513,12 +527,9 @@ static bool check_owner(struct app *app, struct request *req, struct response *r
 void handle_pitch_update(struct app *app, struct request *req, struct response *res)
 {
     struct auth_user user;
-    if (!auth_require(app, req, res, &user))
-        return;
     struct json_object *body;
     struct pitch_input in;
-    memset(&in, 0, sizeof in);
-    if ((body = body_json_object(app, req, res)) == NULL)
+    if (!begin_body_write(app, req, res, &user, &body, &in))
         return;
     struct json_object *fields;
     if (!check_owner(app, req, res, &user))
@@ -530,11 +541,7 @@ void handle_pitch_update(struct app *app, struct request *req, struct response *
     char id[24], uid[24], budget_text[24];
     id_text(req->path_id, id);
     id_text(user.id, uid);
-    const char *budget = NULL;
-    if (in.has_budget) {
-        id_text(in.budget_usd, budget_text);
-        budget = budget_text;
-    }
+    const char *budget = budget_param(&in, budget_text);
     const char *params[8] = { id, uid, in.title, in.logline, in.synopsis, in.genre, budget,
                               in.status };
     PGresult *r;
