@@ -312,6 +312,13 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
         if (count > 0 &&
             cache_get_multi_by(app->cache, ctx->key, keys + first, count, vals + first) ==
                 CACHE_ERROR) {
+            /* A waiter whose poll failed once (a slow moment) keeps waiting
+             * for the winner, unless the cache is now bypassed. */
+            if (waiting && !cache_bypassing(app->cache) &&
+                clock_mono_us() - wait_start < (int64_t)app->cfg.cache.lock_wait_ms * 1000) {
+                clock_sleep_ms(WAIT_STEP_MS);
+                continue;
+            }
             to_bypass(ctx);
             return EDGE_MISS;
         }
@@ -586,7 +593,10 @@ void edge_housekeeping(struct app *app, int64_t now_us)
         return;
     /* Only while requests come: an idle worker must let its connection go
      * after [database] idle_timeout; edge_begin() catches up. */
-    bool busy = now_us - app->last_request_us < (int64_t)app->cfg.database.idle_timeout_s * 1000000;
+    /* A worker that just started counts as busy: its first requests find
+     * the epoch read already and hits need no database. */
+    int64_t last = app->last_request_us > app->started_us ? app->last_request_us : app->started_us;
+    bool busy = now_us - last < (int64_t)app->cfg.database.idle_timeout_s * 1000000;
     if (busy && now_us - S.epoch_read_us >= EPOCH_POLL_US)
         (void)read_epoch(app);
 }
