@@ -491,6 +491,13 @@ void edge_finish(struct app *app, struct request *req, struct edge_ctx *ctx,
     buf_free(&wire);
 }
 
+void edge_private_after_begin(struct app *app, struct edge_ctx *ctx, struct response *res)
+{
+    /* Not stored: let waiters for this key stop waiting at once. */
+    release_lock(app, ctx);
+    edge_private(res);
+}
+
 void edge_private(struct response *res)
 {
     response_header(res, "Cache-Control", "private, no-store");

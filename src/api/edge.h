@@ -72,6 +72,9 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
 void edge_finish(struct app *app, struct request *req, struct edge_ctx *ctx,
                  struct response *res);
 void edge_private(struct response *res);
+/* edge_private() for an answer whose edge_begin() returned EDGE_MISS:
+ * also releases the coalescing lock this worker may hold. */
+void edge_private_after_begin(struct app *app, struct edge_ctx *ctx, struct response *res);
 /* Bumps the generations of the tags after a committed write; when
  * memcached cannot record it, bumps the cache epoch in Postgres. */
 void edge_invalidate(struct app *app, const char *const *tags, size_t ntags);

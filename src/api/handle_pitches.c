@@ -304,8 +304,8 @@ void handle_pitch_get(struct app *app, struct request *req, struct response *res
     PQclear(r);
     response_json(res, 200, o);
     json_object_put(o);
-    if (draft)
-        edge_private(res); /* a draft seen by its owner depends on who asks */
+    if (draft) /* a draft seen by its owner depends on who asks */
+        edge_private_after_begin(app, &ctx, res);
     else
         edge_finish(app, req, &ctx, res);
     if (req->method == METHOD_GET && (res->status == 200 || res->status == 304))

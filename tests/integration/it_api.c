@@ -315,6 +315,12 @@ START_TEST(drafts_are_the_owners)
     ck_assert_str_eq(h, "BYPASS");
     free(h);
     it_response_free(&r);
+    /* The owner's private answer released the refresh lock it took: the
+     * next reader does not wait out lock_wait_ms (5 s in this suite). */
+    ck_assert_int_eq(api_json("GET", path, other.token, NULL, NULL, &r), 0);
+    ck_assert_int_eq(r.status, 404);
+    ck_assert_msg(r.seconds < 2.5, "waited %.2fs for a lock nobody refreshes", r.seconds);
+    it_response_free(&r);
     /* Not in any list. */
     char list[96];
     snprintf(list, sizeof list, "/api/pitches?owner=%lld", (long long)owner.id);
@@ -651,5 +657,5 @@ static Suite *suite(void)
  * real parameters is measured in bench/. */
 IT_MAIN(suite,
         "[auth]\nhash_opslimit = 1\nhash_memlimit = 8192\n[api]\nview_flush_ms = 200\n"
-        "[cache]\nttl = 1\n",
+        "[cache]\nttl = 1\nlock_wait_ms = 5000\nlock_ms = 10000\n",
         "--workers 4")
