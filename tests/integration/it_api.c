@@ -630,6 +630,25 @@ START_TEST(options_and_apache)
 }
 END_TEST
 
+START_TEST(migrate_twice_changes_nothing)
+{
+    if (!it_stack_is_private())
+        return;
+    long long before = it_sql_int("SELECT count(*) FROM schema_migrations");
+    ck_assert_int_ge(before, 1);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "'%s' --config '%s' migrate 2>&1", it_env("PITCHEYCTL"),
+             it_env("PITCHEY_CONFIG"));
+    FILE *p = popen(cmd, "r");
+    char out[1024] = "";
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    ck_assert_int_eq(pclose(p), 0);
+    ck_assert_msg(strstr(out, "migrations: 0 applied") != NULL, "got %s", out);
+    ck_assert_int_eq(it_sql_int("SELECT count(*) FROM schema_migrations"), before);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("it_api");
@@ -649,6 +668,7 @@ static Suite *suite(void)
     tcase_add_test(tc, list_parameters);
     tcase_add_test(tc, views_are_counted);
     tcase_add_test(tc, options_and_apache);
+    tcase_add_test(tc, migrate_twice_changes_nothing);
     suite_add_tcase(s, tc);
     return s;
 }
