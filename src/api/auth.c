@@ -27,6 +27,13 @@ static void unauthorized(struct response *res, const char *why)
 enum auth_result auth_optional(struct app *app, struct request *req, struct response *res,
                                struct auth_user *user)
 {
+    enum auth_result a = auth_begin(app, req, res, user);
+    return a == AUTH_PENDING ? auth_settle(app, res, user) : a;
+}
+
+enum auth_result auth_begin(struct app *app, struct request *req, struct response *res,
+                            struct auth_user *user)
+{
     memset(user, 0, sizeof *user);
     const char *token = request_bearer(req);
     if (token == NULL)
@@ -36,6 +43,15 @@ enum auth_result auth_optional(struct app *app, struct request *req, struct resp
         return AUTH_FAILED;
     }
     token_hash_param(app->secret, token, user->token_hash);
+    user->pending = true;
+    return AUTH_PENDING;
+}
+
+enum auth_result auth_settle(struct app *app, struct response *res, struct auth_user *user)
+{
+    if (!user->pending)
+        return user->id ? AUTH_OK : AUTH_ANONYMOUS;
+    user->pending = false;
     /* Edge cache (issue 4): a session seen valid within [cache] session_ttl
      * is answered from memcached, without Postgres (logout deletes it). */
     struct cache_session cached;

@@ -12,6 +12,7 @@
 #include "common/token.h"
 
 struct auth_user {
+    bool pending;     /* token well formed, not looked up yet */
     int64_t id;
     char name[401];   /* 100 code points, up to 4 bytes each */
     char role[16];
@@ -22,9 +23,18 @@ enum auth_result {
     AUTH_ANONYMOUS, /* no Authorization header */
     AUTH_OK,
     AUTH_FAILED,    /* res holds the answer (401, or 503) */
+    AUTH_PENDING,   /* from auth_begin(): call auth_settle() before use */
 };
 
-/* Resolves the bearer token if there is one. */
+/* Checks only the token's form (401 when malformed) and hashes it; the
+ * lookup is left to auth_settle(), so a cached route can fetch the session
+ * in the same memcached round trip as its entry (see edge_begin()). */
+enum auth_result auth_begin(struct app *app, struct request *req, struct response *res,
+                            struct auth_user *user);
+/* Looks a pending token up: the cached session, else Postgres (and caches
+ * it).  Returns AUTH_OK, or AUTH_FAILED with res holding the answer. */
+enum auth_result auth_settle(struct app *app, struct response *res, struct auth_user *user);
+/* auth_begin() and auth_settle() together. */
 enum auth_result auth_optional(struct app *app, struct request *req, struct response *res,
                                struct auth_user *user);
 /* Like auth_optional, but anonymous is 401 too. */

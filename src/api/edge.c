@@ -33,6 +33,7 @@
 #include "cache/entry.h"
 #include "cache/key.h"
 #include "cache/lock.h"
+#include "cache/session.h"
 #include "cache/tags.h"
 #include "common/clock.h"
 #include "common/log.h"
@@ -265,8 +266,9 @@ static bool request_uri(const struct request *req, char *out, size_t len)
 
 enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_ctx *ctx,
                              const char *route_key, const char *const *tags, size_t ntags,
-                             bool anonymous, struct response *res)
+                             struct auth_user *caller, struct response *res)
 {
+    bool anonymous = caller == NULL;
     memset(ctx, 0, sizeof *ctx);
     if (ntags > EDGE_MAX_TAGS)
         ntags = EDGE_MAX_TAGS;
@@ -290,7 +292,8 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
     const char *prefix = app->cfg.cache.prefix;
     char tag_keys[EDGE_MAX_TAGS][CACHE_KEY_MAX + 1];
     char lock_key[CACHE_KEY_MAX + 1];
-    const char *keys[EDGE_MAX_TAGS + 2];
+    char session_key[CACHE_KEY_MAX + 1];
+    const char *keys[EDGE_MAX_TAGS + 3];
     cache_key_build(ctx->key, prefix, ctx->epoch, CACHE_KEY_ENTRY, route_key);
     cache_key_build(lock_key, prefix, ctx->epoch, CACHE_KEY_LOCK, route_key);
     size_t nkeys = 0;
@@ -299,12 +302,20 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
         cache_key_build(tag_keys[i], prefix, ctx->epoch, CACHE_KEY_TAG, tags[i]);
         keys[nkeys++] = tag_keys[i];
     }
+    size_t lock_idx = nkeys;
     keys[nkeys++] = lock_key;
+    /* The caller's session rides along: every server keeps a copy. */
+    size_t session_idx = 0;
+    if (caller && caller->pending) {
+        cache_session_key(session_key, prefix, caller->token_hash);
+        session_idx = nkeys;
+        keys[nkeys++] = session_key;
+    }
 
     int64_t wait_start = 0;
     bool waiting = false;
     for (;;) {
-        struct cache_value vals[EDGE_MAX_TAGS + 2];
+        struct cache_value vals[EDGE_MAX_TAGS + 3];
         /* In a forced refresh only the generations matter. */
         size_t first = S.force_miss ? 1 : 0;
         size_t count = S.force_miss ? ntags : nkeys;
@@ -333,7 +344,15 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
                 failed = true;
         }
         ctx->have_gens = !failed;
-        bool lock_held = vals[nkeys - 1].data != NULL;
+        bool lock_held = vals[lock_idx].data != NULL;
+        struct cache_session cs;
+        if (session_idx && caller->pending && vals[session_idx].data &&
+            cache_session_parse(vals[session_idx].data, vals[session_idx].len, &cs) == 0) {
+            caller->pending = false;
+            caller->id = cs.user_id;
+            snprintf(caller->name, sizeof caller->name, "%s", cs.name);
+            snprintf(caller->role, sizeof caller->role, "%s", cs.role);
+        }
         struct cache_entry e;
         bool usable = !S.force_miss && tags_whole && vals[0].data &&
                       cache_entry_decode(vals[0].data, vals[0].len, &e) == 0 &&
@@ -344,6 +363,14 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
                 cache_value_free(&vals[i]);
             to_bypass(ctx);
             return EDGE_MISS;
+        }
+        if (usable && caller && caller->pending &&
+            auth_settle(app, res, caller) != AUTH_OK) {
+            /* Not in this server's copy, and unknown, expired or revoked
+             * (or not checkable): res holds the answer. */
+            for (size_t i = 0; i < nkeys; i++)
+                cache_value_free(&vals[i]);
+            return EDGE_SERVED;
         }
         if (usable) {
             int64_t now_ms = clock_wall_us() / 1000;

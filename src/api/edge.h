@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "api/app.h"
+#include "api/auth.h"
 
 #define EDGE_MAX_TAGS 4
 
@@ -65,10 +66,15 @@ enum edge_outcome {
 /* route_key: the route and its normalised known parameters, defaults
  * filled in, fixed order, e.g. "pitches?sort=new&genre=&owner=&q=&limit=20&cursor=".
  * tags: what the answer depends on (copied by pointer: keep them alive
- * until edge_finish). */
+ * until edge_finish).
+ * caller: NULL for an anonymous request, else the result of auth_begin().
+ * A pending caller's session is fetched in the same multi-get as the
+ * entry; before a cached answer is served the token is settled (cached
+ * session, else Postgres), and a bad one is answered 401 (EDGE_SERVED).  On
+ * EDGE_MISS the caller may still be pending: call auth_settle(). */
 enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_ctx *ctx,
                              const char *route_key, const char *const *tags, size_t ntags,
-                             bool anonymous, struct response *res);
+                             struct auth_user *caller, struct response *res);
 void edge_finish(struct app *app, struct request *req, struct edge_ctx *ctx,
                  struct response *res);
 void edge_private(struct response *res);

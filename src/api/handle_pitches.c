@@ -199,7 +199,8 @@ static bool list_params_parse(struct app *app, struct request *req, struct respo
 void handle_pitches_list(struct app *app, struct request *req, struct response *res)
 {
     struct auth_user user;
-    if (auth_optional(app, req, res, &user) == AUTH_FAILED)
+    enum auth_result a = auth_begin(app, req, res, &user);
+    if (a == AUTH_FAILED)
         return;
     struct list_params lp;
     if (!list_params_parse(app, req, res, &lp))
@@ -214,11 +215,17 @@ void handle_pitches_list(struct app *app, struct request *req, struct response *
                owner, lp.q.q ? lp.q.q : "", lp.limit, lp.has_cursor ? lp.cursor_text : "");
     const char *tags[1] = { "pitches" };
     struct edge_ctx ctx;
-    if (edge_begin(app, req, &ctx, key.data, tags, 1, true, res) == EDGE_SERVED) {
+    /* A list does not depend on who asks: only the token's validity does. */
+    if (edge_begin(app, req, &ctx, key.data, tags, 1, a == AUTH_ANONYMOUS ? NULL : &user, res) ==
+        EDGE_SERVED) {
         buf_free(&key);
         return;
     }
     buf_free(&key);
+    if (user.pending && auth_settle(app, res, &user) == AUTH_FAILED) {
+        edge_private_after_begin(app, &ctx, res);
+        return;
+    }
 
     char pkey[24] = "", pid[24] = "", limit[16];
     if (lp.has_cursor) {
@@ -268,7 +275,7 @@ void handle_pitches_list(struct app *app, struct request *req, struct response *
 void handle_pitch_get(struct app *app, struct request *req, struct response *res)
 {
     struct auth_user user;
-    enum auth_result a = auth_optional(app, req, res, &user);
+    enum auth_result a = auth_begin(app, req, res, &user);
     if (a == AUTH_FAILED)
         return;
     char key[64], tag[40], id[24];
@@ -277,11 +284,18 @@ void handle_pitch_get(struct app *app, struct request *req, struct response *res
     snprintf(tag, sizeof tag, "pitch:%s", id);
     const char *tags[1] = { tag };
     struct edge_ctx ctx;
-    if (edge_begin(app, req, &ctx, key, tags, 1, a == AUTH_ANONYMOUS, res) == EDGE_SERVED) {
+    if (edge_begin(app, req, &ctx, key, tags, 1, a == AUTH_ANONYMOUS ? NULL : &user, res) ==
+        EDGE_SERVED) {
         if (req->method == METHOD_GET && (res->status == 200 || res->status == 304))
             views_count(app->views, req->path_id);
         return;
     }
+    if (user.pending && auth_settle(app, res, &user) == AUTH_FAILED) {
+        edge_private_after_begin(app, &ctx, res);
+        return;
+    }
+    if (a == AUTH_PENDING)
+        a = AUTH_OK;
     const char *params[1] = { id };
     PGresult *r;
     struct db_error err;

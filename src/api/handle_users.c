@@ -46,7 +46,7 @@ void handle_users_me(struct app *app, struct request *req, struct response *res)
 void handle_user_get(struct app *app, struct request *req, struct response *res)
 {
     struct auth_user user;
-    enum auth_result a = auth_optional(app, req, res, &user);
+    enum auth_result a = auth_begin(app, req, res, &user);
     if (a == AUTH_FAILED)
         return;
     char key[64], tag[40];
@@ -54,8 +54,13 @@ void handle_user_get(struct app *app, struct request *req, struct response *res)
     snprintf(tag, sizeof tag, "user:%lld", (long long)req->path_id);
     const char *tags[1] = { tag };
     struct edge_ctx ctx;
-    if (edge_begin(app, req, &ctx, key, tags, 1, a == AUTH_ANONYMOUS, res) == EDGE_SERVED)
+    if (edge_begin(app, req, &ctx, key, tags, 1, a == AUTH_ANONYMOUS ? NULL : &user, res) ==
+        EDGE_SERVED)
         return;
+    if (user.pending && auth_settle(app, res, &user) == AUTH_FAILED) {
+        edge_private_after_begin(app, &ctx, res);
+        return;
+    }
     char id[24];
     snprintf(id, sizeof id, "%lld", (long long)req->path_id);
     const char *params[1] = { id };

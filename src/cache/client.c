@@ -350,6 +350,32 @@ enum cache_result cache_add_on(struct cache *c, size_t server, const char *key, 
                   "add");
 }
 
+enum cache_result cache_set_on(struct cache *c, size_t server, const char *key, const void *data,
+                               size_t len, int ttl_s)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    const char *group = server_group(c, server);
+    if (group == NULL)
+        return CACHE_ERROR;
+    c->stats.sets++;
+    return finish(c,
+                  memcached_set_by_key(c->mc, group, strlen(group), key, strlen(key), data, len,
+                                       (time_t)ttl_s, 0),
+                  "set");
+}
+
+enum cache_result cache_delete_on(struct cache *c, size_t server, const char *key)
+{
+    if (!begin(c))
+        return CACHE_ERROR;
+    const char *group = server_group(c, server);
+    if (group == NULL)
+        return CACHE_ERROR;
+    return finish(c, memcached_delete_by_key(c->mc, group, strlen(group), key, strlen(key), 0),
+                  "delete");
+}
+
 enum cache_result cache_set(struct cache *c, const char *key, const void *data, size_t len,
                             int ttl_s, uint32_t flags)
 {

@@ -71,6 +71,9 @@ size_t cache_server_count(struct cache *c);
 enum cache_result cache_incr_on(struct cache *c, size_t server, const char *key, uint64_t *value);
 enum cache_result cache_add_on(struct cache *c, size_t server, const char *key, const void *data,
                                size_t len, int ttl_s);
+enum cache_result cache_set_on(struct cache *c, size_t server, const char *key, const void *data,
+                               size_t len, int ttl_s);
+enum cache_result cache_delete_on(struct cache *c, size_t server, const char *key);
 enum cache_result cache_set(struct cache *c, const char *key, const void *data, size_t len,
                             int ttl_s, uint32_t flags);
 /* Stores only if absent (locks, new tags). */

@@ -11,8 +11,11 @@ enum cache_result cache_lock_acquire(struct cache *c, const char *group, const c
 {
     char owner[24];
     int n = snprintf(owner, sizeof owner, "%ld", (long)getpid());
-    int ttl_s = (lock_ms + 999) / 1000;
-    return cache_add_by(c, group, lock_key, owner, (size_t)n, ttl_s < 1 ? 1 : ttl_s);
+    /* memcached's clock ticks in whole seconds: an item set with exptime N
+     * can vanish after N-1 seconds.  One more second keeps the lock for at
+     * least lock_ms (the holder deletes it when done anyway). */
+    int ttl_s = (lock_ms + 999) / 1000 + 1;
+    return cache_add_by(c, group, lock_key, owner, (size_t)n, ttl_s);
 }
 
 void cache_lock_release(struct cache *c, const char *group, const char *lock_key)

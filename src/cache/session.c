@@ -10,7 +10,7 @@
 #include "cache/session.h"
 #include "common/buf.h"
 
-static void session_key(char *out, const char *prefix, const char *token_hash)
+void cache_session_key(char *out, const char *prefix, const char *token_hash)
 {
     /* Skip the bytea "\x": the key is the hex digits. */
     if (token_hash[0] == '\\' && token_hash[1] == 'x')
@@ -46,7 +46,7 @@ enum cache_result cache_session_get(struct cache *c, const char *prefix, const c
                                     struct cache_session *out)
 {
     char key[CACHE_KEY_MAX + 1];
-    session_key(key, prefix, token_hash);
+    cache_session_key(key, prefix, token_hash);
     struct cache_value v;
     enum cache_result r = cache_get(c, key, &v);
     if (r == CACHE_OK && cache_session_parse(v.data, v.len, out) != 0)
@@ -61,17 +61,29 @@ void cache_session_put(struct cache *c, const char *prefix, const char *token_ha
     if (ttl_s <= 0)
         return;
     char key[CACHE_KEY_MAX + 1];
-    session_key(key, prefix, token_hash);
+    cache_session_key(key, prefix, token_hash);
     struct buf b = BUF_INIT;
     buf_printf(&b, "%" PRId64 "\n%s\n%s", s->user_id, s->role, s->name);
-    (void)cache_set(c, key, b.data, b.len, ttl_s, 0);
+    /* A copy on every server: the edge cache fetches it in the same
+     * multi-get as an entry, from whichever server holds the entry. */
+    size_t n = cache_server_count(c);
+    for (size_t i = 0; i < n; i++)
+        (void)cache_set_on(c, i, key, b.data, b.len, ttl_s);
     buf_free(&b);
 }
 
 enum cache_result cache_session_forget(struct cache *c, const char *prefix, const char *token_hash)
 {
     char key[CACHE_KEY_MAX + 1];
-    session_key(key, prefix, token_hash);
-    enum cache_result r = cache_delete(c, key);
-    return r == CACHE_NOT_FOUND ? CACHE_OK : r;
+    cache_session_key(key, prefix, token_hash);
+    /* Every copy; one that cannot be reached ends with its TTL, the bound
+     * API.md gives for revocation while a server is unreachable. */
+    enum cache_result worst = CACHE_OK;
+    size_t n = cache_server_count(c);
+    if (n == 0)
+        return CACHE_ERROR;
+    for (size_t i = 0; i < n; i++)
+        if (cache_delete_on(c, i, key) == CACHE_ERROR)
+            worst = CACHE_ERROR;
+    return worst;
 }
