@@ -322,59 +322,58 @@ static const char *server_group(struct cache *c, size_t i)
     return k;
 }
 
-enum cache_result cache_incr_on(struct cache *c, size_t server, const char *key, uint64_t *value)
+/* The group key that reaches one configured server, after the usual
+ * checks; NULL when the call must fail open. */
+static const char *on_server(struct cache *c, size_t server)
 {
     if (!begin(c))
+        return NULL;
+    return server_group(c, server);
+}
+
+enum cache_result cache_incr_on(struct cache *c, size_t server, const char *key, uint64_t *value)
+{
+    const char *g = on_server(c, server);
+    if (g == NULL)
         return CACHE_ERROR;
-    const char *group = server_group(c, server);
-    if (group == NULL)
-        return CACHE_ERROR;
-    return finish(c,
-                  memcached_increment_by_key(c->mc, group, strlen(group), key, strlen(key), 1,
-                                             value),
+    return finish(c, memcached_increment_by_key(c->mc, g, strlen(g), key, strlen(key), 1, value),
                   "incr");
 }
 
 enum cache_result cache_add_on(struct cache *c, size_t server, const char *key, const void *data,
                                size_t len, int ttl_s)
 {
-    if (!begin(c))
-        return CACHE_ERROR;
-    const char *group = server_group(c, server);
-    if (group == NULL)
+    const char *g = on_server(c, server);
+    if (g == NULL)
         return CACHE_ERROR;
     c->stats.sets++;
-    return finish(c,
-                  memcached_add_by_key(c->mc, group, strlen(group), key, strlen(key), data, len,
-                                       (time_t)ttl_s, 0),
+    return finish(c, memcached_add_by_key(c->mc, g, strlen(g), key, strlen(key), data, len,
+                                          (time_t)ttl_s, 0),
                   "add");
 }
 
 enum cache_result cache_set_on(struct cache *c, size_t server, const char *key, const void *data,
                                size_t len, int ttl_s)
 {
-    if (!begin(c))
-        return CACHE_ERROR;
-    const char *group = server_group(c, server);
-    if (group == NULL)
+    const char *g = on_server(c, server);
+    if (g == NULL)
         return CACHE_ERROR;
     c->stats.sets++;
-    return finish(c,
-                  memcached_set_by_key(c->mc, group, strlen(group), key, strlen(key), data, len,
-                                       (time_t)ttl_s, 0),
+    return finish(c, memcached_set_by_key(c->mc, g, strlen(g), key, strlen(key), data, len,
+                                          (time_t)ttl_s, 0),
                   "set");
 }
 
 enum cache_result cache_delete_on(struct cache *c, size_t server, const char *key)
 {
-    if (!begin(c))
+    const char *g = on_server(c, server);
+    if (g == NULL)
         return CACHE_ERROR;
-    const char *group = server_group(c, server);
-    if (group == NULL)
-        return CACHE_ERROR;
-    return finish(c, memcached_delete_by_key(c->mc, group, strlen(group), key, strlen(key), 0),
-                  "delete");
+    return finish(c, memcached_delete_by_key(c->mc, g, strlen(g), key, strlen(key), 0), "delete");
 }
+
+
+
 
 enum cache_result cache_set(struct cache *c, const char *key, const void *data, size_t len,
                             int ttl_s, uint32_t flags)
