@@ -630,6 +630,49 @@ START_TEST(options_and_apache)
 }
 END_TEST
 
+START_TEST(cors_for_configured_origins)
+{
+    struct it_response r;
+    const char *pre[] = { "Origin: https://app.example", "Access-Control-Request-Method: POST",
+                          "Access-Control-Request-Headers: authorization, content-type", NULL };
+    ck_assert_int_eq(it_request(NULL, "OPTIONS", "/api/pitches", NULL, pre, &r), 0);
+    ck_assert_int_eq(r.status, 204);
+    char *h = it_header(&r, "Access-Control-Allow-Origin");
+    ck_assert_str_eq(h, "https://app.example");
+    free(h);
+    h = it_header(&r, "Access-Control-Allow-Methods");
+    ck_assert_str_eq(h, "GET, HEAD, POST, OPTIONS");
+    free(h);
+    h = it_header(&r, "Access-Control-Allow-Headers");
+    ck_assert(h && strstr(h, "Authorization") && strstr(h, "Content-Type"));
+    free(h);
+    it_response_free(&r);
+    const char *get[] = { "Origin: https://app.example", NULL };
+    ck_assert_int_eq(it_request(NULL, "GET", "/api/health", NULL, get, &r), 0);
+    h = it_header(&r, "Access-Control-Allow-Origin");
+    ck_assert_str_eq(h, "https://app.example");
+    free(h);
+    h = it_header(&r, "Access-Control-Expose-Headers");
+    ck_assert(h && strstr(h, "X-Request-Id"));
+    free(h);
+    it_response_free(&r);
+    /* Other origins get no CORS headers at all. */
+    const char *evil[] = { "Origin: https://evil.example", "Access-Control-Request-Method: POST",
+                           NULL };
+    ck_assert_int_eq(it_request(NULL, "OPTIONS", "/api/pitches", NULL, evil, &r), 0);
+    ck_assert_int_eq(r.status, 204);
+    ck_assert_ptr_null(it_header(&r, "Access-Control-Allow-Origin"));
+    it_response_free(&r);
+    ck_assert_int_eq(it_request(NULL, "GET", "/api/health", NULL, evil, &r), 0);
+    ck_assert_ptr_null(it_header(&r, "Access-Control-Allow-Origin"));
+    it_response_free(&r);
+    /* Preflight of an unknown route is still 404. */
+    ck_assert_int_eq(it_request(NULL, "OPTIONS", "/api/nothing", NULL, pre, &r), 0);
+    it_assert_error(&r, 404, "not_found");
+    it_response_free(&r);
+}
+END_TEST
+
 START_TEST(migrate_twice_changes_nothing)
 {
     if (!it_stack_is_private())
@@ -669,6 +712,7 @@ static Suite *suite(void)
     tcase_add_test(tc, views_are_counted);
     tcase_add_test(tc, options_and_apache);
     tcase_add_test(tc, migrate_twice_changes_nothing);
+    tcase_add_test(tc, cors_for_configured_origins);
     suite_add_tcase(s, tc);
     return s;
 }
@@ -677,5 +721,6 @@ static Suite *suite(void)
  * real parameters is measured in bench/. */
 IT_MAIN(suite,
         "[auth]\nhash_opslimit = 1\nhash_memlimit = 8192\n[api]\nview_flush_ms = 200\n"
-        "[cache]\nttl = 1\nlock_wait_ms = 5000\nlock_ms = 10000\n",
+        "[cache]\nttl = 1\nlock_wait_ms = 5000\nlock_ms = 10000\n"
+        "[http]\ncors_origins = https://app.example, https://admin.example\n",
         "--workers 4")
