@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/app.h"
+#include "api/password.h"
 #include "api/server.h"
 #include "api/views.h"
 #include "common/clock.h"
@@ -155,6 +156,8 @@ int main(int argc, char **argv)
     };
     app.cache = cache_new(&co);
     app.views = views_new(app.cfg.api.view_flush_batch);
+    if (password_prepare(&app.cfg) != 0)
+        log_warn("event=password_prepare_failed");
 
     int rc = server_run(&app, fd);
 

@@ -59,18 +59,22 @@ int password_hash(const struct config *cfg, const char *password, char out[PASSW
                              (size_t)cfg->auth.hash_memlimit);
 }
 
+static char dummy[PASSWORD_HASH_MAX];
+
+int password_prepare(const struct config *cfg)
+{
+    unsigned char raw[16];
+    char random_pw[33];
+    randombytes_buf(raw, sizeof raw);
+    sodium_bin2hex(random_pw, sizeof random_pw, raw, sizeof raw);
+    return password_hash(cfg, random_pw, dummy);
+}
+
 bool password_verify(const struct config *cfg, const char *stored_hash, const char *password)
 {
-    static char dummy[PASSWORD_HASH_MAX];
     if (stored_hash == NULL) {
-        if (dummy[0] == '\0') {
-            unsigned char raw[16];
-            char random_pw[33];
-            randombytes_buf(raw, sizeof raw);
-            sodium_bin2hex(random_pw, sizeof random_pw, raw, sizeof raw);
-            if (password_hash(cfg, random_pw, dummy) != 0)
-                return false;
-        }
+        if (dummy[0] == '\0' && password_prepare(cfg) != 0)
+            return false;
         /* The result does not matter, only the time it takes. */
         volatile int ignored = crypto_pwhash_str_verify(dummy, password, strlen(password));
         (void)ignored;

@@ -24,6 +24,9 @@ struct password_slot {
 bool password_slot_acquire(const struct config *cfg, struct password_slot *slot);
 void password_slot_release(struct password_slot *slot);
 
+/* Computes the dummy hash password_verify() compares unknown emails
+ * against, so even the first such login costs what a real one does. */
+int password_prepare(const struct config *cfg) __attribute__((warn_unused_result));
 int password_hash(const struct config *cfg, const char *password, char out[PASSWORD_HASH_MAX])
     __attribute__((warn_unused_result));
 /* Constant-time for a given hash; stored_hash NULL compares against a
