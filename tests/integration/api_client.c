@@ -26,6 +26,17 @@ int api_json(const char *method, const char *path, const char *token, const char
     return it_request(NULL, method, path, body, headers, out);
 }
 
+struct json_object *api_call(const char *method, const char *path, const char *token,
+                             const char *body, long want)
+{
+    struct it_response r;
+    ck_assert_int_eq(api_json(method, path, token, body, NULL, &r), 0);
+    ck_assert_msg(r.status == want, "%s %s: %ld %s", method, path, r.status, r.body);
+    struct json_object *o = r.body && r.body_len ? it_json(&r) : NULL;
+    it_response_free(&r);
+    return o;
+}
+
 int64_t json_int(struct json_object *o, const char *path)
 {
     struct json_object *v = it_path(o, path);

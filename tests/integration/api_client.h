@@ -21,6 +21,10 @@ int api_json(const char *method, const char *path, const char *token, const char
 /* Creates a pitch; returns its id (fails the test unless 201). */
 int64_t api_create_pitch(const struct test_user *u, const char *title, const char *genre,
                          const char *status);
+/* A JSON request that must answer `want`; returns the body parsed (NULL
+ * when empty), failing the test otherwise. */
+struct json_object *api_call(const char *method, const char *path, const char *token,
+                             const char *body, long want);
 int64_t json_int(struct json_object *o, const char *path);
 const char *json_str(struct json_object *o, const char *path);
 

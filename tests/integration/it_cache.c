@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "api_client.h"
 #include "harness.h"
 
 /* Short soft TTL so expiry can be tested; waiters outlast the slow query. */
@@ -32,22 +33,11 @@ struct user {
 
 static void register_user(struct user *u)
 {
-    static int n;
-    char body[256];
-    snprintf(body, sizeof body,
-             "{\"email\":\"cache%d.%d.%ld@example.com\",\"password\":\"password123\","
-             "\"name\":\"Cache Tester\",\"role\":\"creator\"}",
-             (int)getpid(), n++, (long)(it_now() * 1000));
-    struct it_response r;
-    const char *h[] = { json_ct, NULL };
-    ck_assert_int_eq(it_request(NULL, "POST", "/api/auth/register", body, h, &r), 0);
-    ck_assert_msg(r.status == 201, "register: %ld %s", r.status, r.body);
-    struct json_object *o = it_json(&r);
-    u->id = json_object_get_int64(it_path(o, "user.id"));
-    snprintf(u->token, sizeof u->token, "%s", json_object_get_string(it_path(o, "token")));
+    struct test_user t;
+    api_register("cache", "creator", &t);
+    u->id = t.id;
+    snprintf(u->token, sizeof u->token, "%s", t.token);
     snprintf(u->auth, sizeof u->auth, "Authorization: Bearer %s", u->token);
-    json_object_put(o);
-    it_response_free(&r);
 }
 
 static long long create_pitch(const struct user *u, const char *title, const char *genre,

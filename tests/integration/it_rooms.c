@@ -19,6 +19,7 @@
 #include "common/config.h"
 #include "common/secret.h"
 #include "common/token.h"
+#include "api_client.h"
 #include "harness.h"
 #include "wsclient.h"
 
@@ -985,48 +986,15 @@ START_TEST(apache_and_metrics)
 }
 END_TEST
 
-/* Registers through the API; returns the token (malloc'd) and the id. */
-static char *api_register(const char *name, int64_t *id)
-{
-    static int n;
-    char body[512];
-    snprintf(body, sizeof body,
-             "{\"email\":\"%s.%d.%d@example.com\",\"password\":\"correct horse\","
-             "\"name\":\"%s\",\"role\":\"creator\"}",
-             name, (int)getpid(), ++n, name);
-    const char *h[] = { "Content-Type: application/json", NULL };
-    struct it_response r;
-    ck_assert_int_eq(it_request(NULL, "POST", "/api/auth/register", body, h, &r), 0);
-    ck_assert_msg(r.status == 201, "register: %ld %s", r.status, r.body);
-    struct json_object *o = it_json(&r);
-    char *token = strdup(jstr(o, "token"));
-    *id = jint(o, "user.id");
-    json_object_put(o);
-    it_response_free(&r);
-    return token;
-}
-
-static struct json_object *api_call(const char *method, const char *path, const char *token,
-                                    const char *body, long want)
-{
-    char auth[128];
-    snprintf(auth, sizeof auth, "Authorization: Bearer %s", token);
-    const char *h[] = { auth, "Content-Type: application/json", NULL };
-    struct it_response r;
-    ck_assert_int_eq(it_request(NULL, method, path, body, h, &r), 0);
-    ck_assert_msg(r.status == want, "%s %s: %ld %s", method, path, r.status, r.body);
-    struct json_object *o = r.body && r.body_len ? it_json(&r) : NULL;
-    it_response_free(&r);
-    return o;
-}
-
 START_TEST(events_through_the_api)
 {
-    int64_t uid;
-    char *token = api_register("Apiuser", &uid);
+    struct test_user tu;
+    api_register("apiuser", "creator", &tu);
+    int64_t uid = tu.id;
+    const char *token = tu.token;
     struct user u;
     memset(&u, 0, sizeof u);
-    snprintf(u.token, sizeof u.token, "%s", token);
+    snprintf(u.token, sizeof u.token, "%.43s", token);
     char uroom[64];
     snprintf(uroom, sizeof uroom, "user:%" PRId64, uid);
     struct wsc *list = ws_open(NULL), *mine = ws_open(&u);
@@ -1089,7 +1057,6 @@ START_TEST(events_through_the_api)
     wsc_free(mine);
     wsc_free(pw);
     wsc_free(list);
-    free(token);
 }
 END_TEST
 
