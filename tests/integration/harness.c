@@ -136,21 +136,27 @@ int it_stack(const char *cmd, const char *args)
     return WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
 }
 
-char *it_stack_output(const char *cmd, const char *args)
+char *it_run(const char *cmd, int *exit_code)
 {
-    char line[4096];
-    snprintf(line, sizeof line, "'%s' %s '%s' %s", stack_script(), cmd, stack_dir,
-             args ? args : "");
-    FILE *f = popen(line, "r");
+    FILE *f = popen(cmd, "r");
     struct buf b = BUF_INIT;
     char chunk[1024];
     size_t n;
     while (f && (n = fread(chunk, 1, sizeof chunk, f)) > 0)
         buf_append(&b, chunk, n);
-    if (f)
-        pclose(f);
+    int rc = f ? pclose(f) : -1;
+    if (exit_code)
+        *exit_code = rc != -1 && WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
     buf_reserve(&b, 0);
     return buf_steal(&b, NULL);
+}
+
+char *it_stack_output(const char *cmd, const char *args)
+{
+    char line[4096];
+    snprintf(line, sizeof line, "'%s' %s '%s' %s", stack_script(), cmd, stack_dir,
+             args ? args : "");
+    return it_run(line, NULL);
 }
 
 static size_t collect(char *ptr, size_t size, size_t nmemb, void *user)

@@ -21,6 +21,9 @@ int it_stack(const char *cmd, const char *args);
 /* Output of `stack CMD DIR ARGS` (malloc'd), e.g. worker-pids. */
 char *it_stack_output(const char *cmd, const char *args);
 bool it_stack_is_private(void);
+/* Runs a shell command; returns its standard output (malloc'd) and sets
+ * *exit_code (-1 when it did not exit normally). */
+char *it_run(const char *cmd, int *exit_code);
 const char *it_env(const char *name);
 
 struct it_response {

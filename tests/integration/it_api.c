@@ -682,12 +682,11 @@ START_TEST(migrate_twice_changes_nothing)
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' --config '%s' migrate 2>&1", it_env("PITCHEYCTL"),
              it_env("PITCHEY_CONFIG"));
-    FILE *p = popen(cmd, "r");
-    char out[1024] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    ck_assert_int_eq(pclose(p), 0);
+    int rc;
+    char *out = it_run(cmd, &rc);
+    ck_assert_int_eq(rc, 0);
     ck_assert_msg(strstr(out, "migrations: 0 applied") != NULL, "got %s", out);
+    free(out);
     ck_assert_int_eq(it_sql_int("SELECT count(*) FROM schema_migrations"), before);
 }
 END_TEST

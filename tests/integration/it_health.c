@@ -354,16 +354,14 @@ START_TEST(bad_config_stops_startup_with_line_and_reason)
     close(fd);
     char cmd[4096];
     snprintf(cmd, sizeof cmd, "'%s' --config '%s' --check-config 2>&1", it_env("PITCHEY_API"), path);
-    FILE *p = popen(cmd, "r");
-    char out[1024] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int rc = pclose(p);
+    int rc;
+    char *out = it_run(cmd, &rc);
     unlink(path);
-    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "exit %d", rc);
+    ck_assert_msg(rc == 1, "exit %d", rc);
     char want[256];
     snprintf(want, sizeof want, "%s:5: [cache] ttl: out of range", path);
     ck_assert_msg(strstr(out, want) != NULL, "got: %s", out);
+    free(out);
 }
 END_TEST
 

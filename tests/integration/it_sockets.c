@@ -137,13 +137,11 @@ START_TEST(not_a_socket_is_refused)
     char cmd[2048];
     snprintf(cmd, sizeof cmd, "'%s' --config '%s' </dev/null 2>&1", it_env("PITCHEY_API"),
              it_env("PITCHEY_CONFIG"));
-    FILE *p = popen(cmd, "r");
-    char out[512] = "";
-    size_t n = fread(out, 1, sizeof out - 1, p);
-    out[n] = '\0';
-    int rc = pclose(p);
-    ck_assert_msg(WIFEXITED(rc) && WEXITSTATUS(rc) == 1, "exit %d", rc);
+    int rc;
+    char *out = it_run(cmd, &rc);
+    ck_assert_msg(rc == 1, "exit %d", rc);
     ck_assert_msg(strstr(out, "is not a socket") != NULL, "got %s", out);
+    free(out);
 }
 END_TEST
 
