@@ -13,6 +13,7 @@
 #include "api/worker_hooks.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/signals.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -24,18 +25,10 @@ static void on_stop_signal(int sig)
 
 static void install_signals(void)
 {
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_stop_signal;
-    sigemptyset(&sa.sa_mask);
-    /* No SA_RESTART: poll() must wake up. */
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGUSR1, &sa, NULL);
-    sigaction(SIGUSR2, &sa, NULL);
-    sa.sa_handler = SIG_IGN;
-    sigaction(SIGPIPE, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    /* USR1 is multiwatch's graceful signal; USR2 it only forwards. */
+    static const int stop[] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2, 0 };
+    signals_install(on_stop_signal, stop);
+    signal(SIGHUP, SIG_IGN); /* multiwatch does not forward it */
 }
 
 static void handle_one(struct app *app, FCGX_Request *fr)

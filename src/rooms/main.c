@@ -17,6 +17,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "common/secret.h"
+#include "common/signals.h"
 #include "rooms/backplane.h"
 #include "rooms/daemon.h"
 #include "rooms/ring.h"
@@ -90,13 +91,8 @@ int main(int argc, char **argv)
         daemon_state.node_id = 1;
     ring_set_cap((size_t)cfg.rooms.ring_bytes);
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
-    signal(SIGPIPE, SIG_IGN);
+    static const int stop[] = { SIGTERM, SIGINT, 0 };
+    signals_install(on_signal, stop);
 
     if (server_init() != 0) {
         config_free(&cfg);
