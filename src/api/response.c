@@ -113,25 +113,39 @@ const char *response_reason(int status)
     }
 }
 
-void response_serialize(const struct response *res, bool head, struct buf *out)
+static bool bodyless(const struct response *res)
+{
+    return res->status == 204 || res->status == 304;
+}
+
+/* The status line and headers, up to and including the blank line. */
+static void serialize_head(const struct response *res, struct buf *out)
 {
     buf_printf(out, "Status: %d %s\r\n", res->status, response_reason(res->status));
-    bool bodyless = res->status == 204 || res->status == 304;
-    if (res->content_type && !bodyless)
+    if (res->content_type && !bodyless(res))
         buf_printf(out, "Content-Type: %s\r\n", res->content_type);
     buf_append(out, res->headers.data, res->headers.len);
-    if (!bodyless)
+    if (!bodyless(res))
         buf_printf(out, "Content-Length: %zu\r\n", res->body.len);
     buf_append_str(out, "\r\n");
-    if (!head && !bodyless)
+}
+
+void response_serialize(const struct response *res, bool head, struct buf *out)
+{
+    serialize_head(res, out);
+    if (!head && !bodyless(res))
         buf_append(out, res->body.data, res->body.len);
 }
 
 int response_write(const struct response *res, bool head, FCGX_Stream *out)
 {
+    /* The body goes out from where it is: no copy of it on every answer. */
     struct buf wire = BUF_INIT;
-    response_serialize(res, head, &wire);
+    serialize_head(res, &wire);
     int rc = FCGX_PutStr(wire.data, (int)wire.len, out) == (int)wire.len ? 0 : -1;
     buf_free(&wire);
+    if (rc == 0 && !head && !bodyless(res) && res->body.len > 0 &&
+        FCGX_PutStr(res->body.data, (int)res->body.len, out) != (int)res->body.len)
+        rc = -1;
     return rc;
 }
