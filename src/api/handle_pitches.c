@@ -294,8 +294,6 @@ void handle_pitch_get(struct app *app, struct request *req, struct response *res
         edge_private_after_begin(app, &ctx, res);
         return;
     }
-    if (a == AUTH_PENDING)
-        a = AUTH_OK;
     const char *params[1] = { id };
     PGresult *r;
     struct db_error err;
@@ -307,7 +305,8 @@ void handle_pitch_get(struct app *app, struct request *req, struct response *res
     }
     bool found = PQntuples(r) == 1;
     bool draft = found && strcmp(PQgetvalue(r, 0, PC_STATUS), "draft") == 0;
-    bool own = found && a == AUTH_OK && strtoll(PQgetvalue(r, 0, PC_OWNER_ID), NULL, 10) == user.id;
+    /* user.id is 0 for an anonymous caller. */
+    bool own = found && user.id != 0 && strtoll(PQgetvalue(r, 0, PC_OWNER_ID), NULL, 10) == user.id;
     if (!found || (draft && !own)) {
         PQclear(r);
         response_error(res, 404, "not_found", "pitch %s does not exist", id);

@@ -44,6 +44,13 @@ void breaker_failure(struct breaker *b, int64_t now)
     }
 }
 
+void breaker_trip(struct breaker *b, int64_t now)
+{
+    if (b->failures < b->threshold)
+        b->failures = b->threshold - 1;
+    breaker_failure(b, now);
+}
+
 bool breaker_is_open(const struct breaker *b, int64_t now)
 {
     return b->open_until != 0 && (now < b->open_until || b->probing);

@@ -27,6 +27,9 @@ void breaker_init(struct breaker *b, int threshold, int cooldown_ms);
 bool breaker_allow(struct breaker *b, int64_t now);
 void breaker_success(struct breaker *b);
 void breaker_failure(struct breaker *b, int64_t now);
+/* Opens at once, whatever the count (a failure that proves the dependency
+ * is gone, such as a timeout). */
+void breaker_trip(struct breaker *b, int64_t now);
 bool breaker_is_open(const struct breaker *b, int64_t now);
 /* Whole seconds until a probe will be allowed, at least 1 (Retry-After). */
 int breaker_retry_after_s(const struct breaker *b, int64_t now);

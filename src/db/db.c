@@ -313,8 +313,9 @@ static enum attempt run_once(struct db *db, const struct db_stmt *stmt, int npar
 static void open_on_failure(struct db *db, bool timed_out)
 {
     int64_t now = clock_mono_us();
-    int n = timed_out ? db->breaker.threshold : 1;
-    for (int i = 0; i < n; i++)
+    if (timed_out)
+        breaker_trip(&db->breaker, now);
+    else
         breaker_failure(&db->breaker, now);
 }
 

@@ -61,6 +61,20 @@ START_TEST(retry_after_rounds_up)
 }
 END_TEST
 
+START_TEST(trip_opens_at_once)
+{
+    struct breaker b;
+    breaker_init(&b, 5, 1000);
+    breaker_trip(&b, 0);
+    ck_assert(breaker_is_open(&b, 0));
+    ck_assert_uint_eq(b.opens, 1);
+    ck_assert(!breaker_allow(&b, 10));
+    ck_assert(breaker_allow(&b, 1000000));
+    breaker_success(&b);
+    ck_assert(!breaker_is_open(&b, 1000001));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("breaker");
@@ -69,6 +83,7 @@ static Suite *suite(void)
     tcase_add_test(tc, success_resets_count);
     tcase_add_test(tc, one_probe_after_cooldown);
     tcase_add_test(tc, retry_after_rounds_up);
+    tcase_add_test(tc, trip_opens_at_once);
     suite_add_tcase(s, tc);
     return s;
 }
