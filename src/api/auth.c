@@ -15,10 +15,6 @@ DB_STMT(session_lookup,
         " FROM sessions s JOIN users u ON u.id = s.user_id"
         " WHERE s.token_hash = $1::bytea AND s.revoked_at IS NULL AND s.expires_at > now()");
 
-DB_STMT(session_create,
-        "INSERT INTO sessions (token_hash, user_id, expires_at)"
-        " VALUES ($1::bytea, $2::bigint, now() + make_interval(secs => $3::int))");
-
 static void unauthorized(struct response *res, const char *why)
 {
     response_error(res, 401, "unauthorized", "%s", why);
@@ -101,17 +97,9 @@ bool auth_require(struct app *app, struct request *req, struct response *res,
     return false;
 }
 
-enum db_status auth_create_session(struct app *app, int64_t user_id, char token[TOKEN_LEN + 1],
-                                   struct db_error *err)
+void auth_new_token(const struct app *app, struct auth_new_token *t)
 {
-    char hash[TOKEN_HASH_PARAM_LEN + 1], uid[24], ttl[16];
-    token_generate(token);
-    token_hash_param(app->secret, token, hash);
-    snprintf(uid, sizeof uid, "%lld", (long long)user_id);
-    snprintf(ttl, sizeof ttl, "%d", app->cfg.auth.token_ttl_s);
-    const char *params[3] = { hash, uid, ttl };
-    PGresult *r;
-    enum db_status st = db_query(app->db, &session_create, 3, params, 0, &r, err);
-    PQclear(r);
-    return st;
+    token_generate(t->token);
+    token_hash_param(app->secret, t->token, t->hash);
+    snprintf(t->ttl, sizeof t->ttl, "%d", app->cfg.auth.token_ttl_s);
 }

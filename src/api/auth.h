@@ -40,8 +40,13 @@ enum auth_result auth_optional(struct app *app, struct request *req, struct resp
 /* Like auth_optional, but anonymous is 401 too. */
 bool auth_require(struct app *app, struct request *req, struct response *res,
                   struct auth_user *user);
-/* Creates a session for user_id; token receives the new bearer token. */
-enum db_status auth_create_session(struct app *app, int64_t user_id, char token[TOKEN_LEN + 1],
-                                   struct db_error *err);
+/* A new bearer token with the parameters a session row needs: the keyed
+ * hash (bytea text) and the lifetime in seconds (text). */
+struct auth_new_token {
+    char token[TOKEN_LEN + 1];
+    char hash[TOKEN_HASH_PARAM_LEN + 1];
+    char ttl[16];
+};
+void auth_new_token(const struct app *app, struct auth_new_token *t);
 
 #endif

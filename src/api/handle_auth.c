@@ -106,11 +106,9 @@ void handle_register(struct app *app, struct request *req, struct response *res)
         response_error(res, 500, "internal", "internal error");
         goto out;
     }
-    char token[TOKEN_LEN + 1], token_hash[TOKEN_HASH_PARAM_LEN + 1], ttl[16];
-    token_generate(token);
-    token_hash_param(app->secret, token, token_hash);
-    snprintf(ttl, sizeof ttl, "%d", app->cfg.auth.token_ttl_s);
-    const char *params[6] = { in.email, hash, in.name, in.role, token_hash, ttl };
+    struct auth_new_token nt;
+    auth_new_token(app, &nt);
+    const char *params[6] = { in.email, hash, in.name, in.role, nt.hash, nt.ttl };
     st = db_query(app->db, &user_register, 6, params, 0, &r, &err);
     if (st != DB_OK) {
         app_db_error(app, res, st, &err);
@@ -119,7 +117,7 @@ void handle_register(struct app *app, struct request *req, struct response *res)
     if (PQntuples(r) == 0) /* lost a race for the same email */
         response_error(res, 409, "email_taken", "this email is already registered");
     else
-        answer_user_token(res, 201, r, token);
+        answer_user_token(res, 201, r, nt.token);
     PQclear(r);
 out:
     register_input_free(&in);
@@ -184,11 +182,9 @@ void handle_login(struct app *app, struct request *req, struct response *res)
         response_error(res, 401, "invalid_credentials", "wrong email or password");
         goto out;
     }
-    char token[TOKEN_LEN + 1], token_hash[TOKEN_HASH_PARAM_LEN + 1], ttl[16];
-    token_generate(token);
-    token_hash_param(app->secret, token, token_hash);
-    snprintf(ttl, sizeof ttl, "%d", app->cfg.auth.token_ttl_s);
-    const char *sp[5] = { in.email, req->remote_addr, token_hash, PQgetvalue(r, 0, 0), ttl };
+    struct auth_new_token nt;
+    auth_new_token(app, &nt);
+    const char *sp[5] = { in.email, req->remote_addr, nt.hash, PQgetvalue(r, 0, 0), nt.ttl };
     PGresult *w;
     st = db_query(app->db, &login_success, 5, sp, 0, &w, &err);
     PQclear(w);
@@ -197,7 +193,7 @@ void handle_login(struct app *app, struct request *req, struct response *res)
         app_db_error(app, res, st, &err);
         goto out;
     }
-    answer_user_token(res, 200, r, token);
+    answer_user_token(res, 200, r, nt.token);
     PQclear(r);
 out:
     login_input_free(&in);
