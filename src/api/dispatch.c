@@ -47,6 +47,20 @@ static void preflight(struct app *app, struct request *req, struct response *res
     }
 }
 
+/* RFC 9211 Cache-Status for our X-Cache-Status: a HIT was answered from
+ * the cache; the others went (or, for STALE, go after answering) to
+ * Postgres, and fwd says why. */
+static const char *cache_status_rfc9211(const char *x)
+{
+    if (strcmp(x, "HIT") == 0)
+        return "pitchey; hit";
+    if (strcmp(x, "STALE") == 0)
+        return "pitchey; fwd=stale";
+    if (strcmp(x, "MISS") == 0)
+        return "pitchey; fwd=miss";
+    return "pitchey; fwd=bypass";
+}
+
 void dispatch_request(struct app *app, struct request *req, struct response *res)
 {
     const struct route *route = NULL;
@@ -54,6 +68,8 @@ void dispatch_request(struct app *app, struct request *req, struct response *res
     unsigned allowed = 0;
     enum route_match m = router_match(api_routes, api_route_count, req->path, req->method,
                                       &route, idbuf, sizeof idbuf, &allowed);
+    if (route)
+        req->route_index = (int)(route - api_routes); /* the metrics' route label */
     if (m == ROUTE_NOT_FOUND) {
         response_error(res, 404, "not_found", "no such route");
         return;
@@ -91,13 +107,15 @@ void dispatch_finish_headers(struct app *app, struct request *req, struct respon
     response_header(res, "X-Response-Time", "%.3fms", (double)spent / 1000.0);
     response_header(res, "X-Database-Time", "%.3fms", (double)db_us / 1000.0);
     response_header(res, "X-Worker-Version", "%s", PACKAGE_VERSION);
-    if (res->cache_status)
+    if (res->cache_status) {
         response_header(res, "X-Cache-Status", "%s", res->cache_status);
+        response_header(res, "Cache-Status", "%s", cache_status_rfc9211(res->cache_status));
+    }
     if (origin_allowed(app, req->origin)) {
         response_header(res, "Access-Control-Allow-Origin", "%s", req->origin);
         response_header(res, "Access-Control-Expose-Headers",
                         "ETag, Location, Retry-After, X-Request-Id, X-Response-Time, "
-                        "X-Database-Time, X-Worker-Version, X-Cache-Status");
+                        "X-Database-Time, X-Worker-Version, X-Cache-Status, Cache-Status");
         response_header(res, "Vary", "Origin");
     }
 }

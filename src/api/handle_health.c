@@ -10,6 +10,7 @@
 
 #include "api/handle_health.h"
 #include "common/clock.h"
+#include "metrics/segment.h"
 
 DB_STMT(health_ping, "SELECT 1");
 
@@ -47,6 +48,16 @@ void handle_health(struct app *app, struct request *req, struct response *res)
     json_object_object_add(w, "uptime_s",
                            json_object_new_int64((clock_mono_us() - app->started_us) / 1000000));
     json_object_object_add(root, "worker", w);
+    /* The whole pool, from the metrics segment (null without one). */
+    int alive, busy;
+    if (metrics_worker_pool(&alive, &busy) == 0) {
+        struct json_object *pool = json_object_new_object();
+        json_object_object_add(pool, "alive", json_object_new_int(alive));
+        json_object_object_add(pool, "busy", json_object_new_int(busy));
+        json_object_object_add(root, "pool", pool);
+    } else {
+        json_object_object_add(root, "pool", NULL);
+    }
 
     response_json(res, db_ok ? 200 : 503, root);
     json_object_put(root);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "api/app.h"
+#include "api/handle_metrics.h"
 #include "api/password.h"
 #include "api/server.h"
 #include "api/views.h"
@@ -158,6 +159,7 @@ int main(int argc, char **argv)
     app.views = views_new(app.cfg.api.view_flush_batch);
     if (password_prepare(&app.cfg) != 0)
         log_warn("event=password_prepare_failed");
+    api_metrics_attach(&app);
 
     int rc = server_run(&app, fd);
 

@@ -60,6 +60,8 @@ void request_init(struct request *req, char **envp)
 {
     memset(req, 0, sizeof *req);
     req->started_us = clock_mono_us();
+    req->route_index = -1;
+    req->envp = envp;
     req->method_name = request_param(envp, "REQUEST_METHOD");
     if (req->method_name == NULL)
         req->method_name = "GET";

@@ -43,6 +43,8 @@ struct request {
     struct buf body;
     bool body_too_large;
     int64_t path_id;         /* the {id} of the route, once matched */
+    int route_index;         /* entry of the route table dispatch chose; -1: none */
+    char **envp;             /* the CGI parameters, for rarely read ones */
 };
 
 /* Parses the CGI parameters; never fails (bad parts surface later as the

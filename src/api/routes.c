@@ -7,6 +7,7 @@
 
 #include "api/app.h"
 #include "api/handle_health.h"
+#include "api/handle_metrics.h"
 #include "api/handlers.h"
 #include "api/routes.h"
 
@@ -14,6 +15,7 @@
 
 const struct route api_routes[] = {
     { "/api/health", METHOD_GET, H(handle_health), 0 },
+    { "/api/metrics", METHOD_GET, H(handle_metrics), 0 },
     { "/api/pitches", METHOD_GET, H(handle_pitches_list), ROUTE_CACHEABLE },
     { "/api/pitches", METHOD_POST, H(handle_pitch_create), 0 },
     { "/api/pitches/{id}", METHOD_GET, H(handle_pitch_get), ROUTE_CACHEABLE },

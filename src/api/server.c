@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "common/signals.h"
+#include "metrics/segment.h"
 
 static volatile sig_atomic_t stop_requested;
 
@@ -56,6 +57,8 @@ static void handle_one(struct app *app, FCGX_Request *fr)
                  (double)(clock_mono_us() - req.started_us) / 1000.0, (double)db_us / 1000.0,
                  res.body.len);
     FCGX_Finish_r(fr);
+    metrics_record_request((size_t)req.route_index, metrics_method_from_bit(req.method),
+                           res.status, clock_mono_us() - req.started_us, db_us);
     /* The client has its answer: now do work it should not wait for. */
     worker_after_response(app, &req, &res);
     log_set_request_id(NULL);

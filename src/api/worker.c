@@ -3,13 +3,18 @@
 #include "pitchey-build.h"
 
 #include "api/edge.h"
+#include "api/handle_metrics.h"
 #include "api/views.h"
 #include "api/worker_hooks.h"
 #include "common/log.h"
+#include "metrics/segment.h"
 
 int worker_read_body(struct app *app, struct request *req, FCGX_Stream *in, struct response *res)
 {
     (void)res;
+    /* The first hook of every request: the worker is busy from here until
+     * metrics_record_request() after the answer. */
+    metrics_request_begin();
     if (req->method != METHOD_POST && req->method != METHOD_PUT)
         return 0;
     long max = app->cfg.http.max_body;
@@ -32,26 +37,40 @@ int worker_read_body(struct app *app, struct request *req, FCGX_Stream *in, stru
     return 0;
 }
 
+/* views_flush(), counted for the metrics when it had something to write. */
+static int flush_views(struct app *app)
+{
+    bool pending = views_pending(app->views) > 0;
+    int rc = views_flush(app->views, app->db);
+    if (pending)
+        metrics_count_view_flush(rc == 0);
+    return rc;
+}
+
 void worker_after_response(struct app *app, struct request *req, struct response *res)
 {
     edge_after_response(app, req, res);
     if (views_batch_full(app->views))
-        (void)views_flush(app->views, app->db);
+        (void)flush_views(app);
 }
 
 void worker_housekeeping(struct app *app, int64_t now_us)
 {
     static int64_t next_flush;
     if (now_us >= next_flush) {
-        (void)views_flush(app->views, app->db);
+        (void)flush_views(app);
         next_flush = now_us + (int64_t)app->cfg.api.view_flush_ms * 1000;
     }
     edge_housekeeping(app, now_us);
     db_housekeeping(app->db, now_us);
+    api_metrics_publish(app);
 }
 
 void worker_shutdown(struct app *app)
 {
-    if (views_flush(app->views, app->db) != 0)
+    if (flush_views(app) != 0)
         log_warn("event=views_lost_at_shutdown pending=%d", views_pending(app->views));
+    /* Last figures first: the slot keeps them for the next worker. */
+    api_metrics_publish(app);
+    metrics_worker_detach();
 }

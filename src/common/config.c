@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/cidr.h"
 #include "common/config.h"
 #include "common/xalloc.h"
 
@@ -117,6 +118,8 @@ static const struct config_option options[] = {
 
     OPT(metrics, allow, CONFIG_STRING, allow, "127.0.0.0/8, ::1", 0, 0,
         "addresses allowed to read /api/metrics (CIDR list)"),
+    OPT(metrics, trusted_proxies, CONFIG_STRING, trusted_proxies, "", 0, 0,
+        "front servers whose X-Forwarded-For is believed (CIDR list; empty: none)"),
 
     OPT(log, level, CONFIG_STRING, level, "info", 0, 0, "error, warn, info or debug"),
     OPT(log, requests, CONFIG_BOOL, requests, "yes", 0, 0, "one line per request"),
@@ -160,6 +163,10 @@ static const char *set_option(struct config *cfg, const struct config_option *o,
     char *base = (char *)cfg + o->offset;
     switch (o->type) {
     case CONFIG_STRING: {
+        /* Every [metrics] option is an address list: a typo there would
+         * silently lock operators out (or let everybody in). */
+        if (strcmp(o->section, "metrics") == 0 && cidr_list_check(v) != 0)
+            return "expected addresses or CIDR blocks separated by commas";
         char **slot = (char **)(void *)base;
         free(*slot);
         *slot = xstrdup(v);

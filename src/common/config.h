@@ -75,6 +75,7 @@ struct config {
     } rooms;
     struct {
         char *allow;
+        char *trusted_proxies;
     } metrics;
     struct {
         char *level;
