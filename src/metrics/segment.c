@@ -191,6 +191,7 @@ static struct {
     size_t nentries;
     size_t other;                         /* the "other" label */
     uint64_t base_counters[MC_PROCESS_COUNTERS]; /* slot totals when adopted */
+    pid_t owner;                          /* the process that claimed the slot */
 } W;
 
 /* Distinct labels, in table order, then "other". */
@@ -313,8 +314,14 @@ static struct slot *claim_slot(void *base)
 int metrics_worker_attach(const char *dir, const char *const *routes, size_t nroutes,
                           char *err, size_t errlen)
 {
-    if (W.base)
+    if (W.base && W.owner == getpid())
         return 0;
+    if (W.base) {
+        /* Inherited across fork(): the slot is the parent's, not ours. */
+        munmap(W.base, SEGMENT_SIZE);
+        W.base = NULL;
+        W.slot = NULL;
+    }
     static char labels[METRICS_MAX_ROUTES][METRICS_LABEL_MAX];
     memset(labels, 0, sizeof labels);
     size_t nl = build_labels(routes, nroutes, labels);
@@ -351,6 +358,7 @@ int metrics_worker_attach(const char *dir, const char *const *routes, size_t nro
         W.base_counters[i] = get(&s->counters[i]);
     W.slot = s;
     W.base = base;
+    W.owner = getpid();
     return 0;
 }
 

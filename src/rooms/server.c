@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "common/buf.h"
+#include "common/cidr.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "rooms/auth.h"
@@ -95,6 +96,14 @@ static int serve_http(struct lws *wsi, struct pss *pss, const char *uri)
 {
     if (strcmp(uri, "/metrics") != 0) {
         lws_return_http_status(wsi, HTTP_STATUS_NOT_FOUND, NULL);
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    }
+    /* The same rule as /api/metrics: [metrics] allow, on the peer address
+     * (the front servers do not publish this port, so no proxy header). */
+    char peer[64] = "";
+    lws_get_peer_simple(wsi, peer, sizeof peer);
+    if (!cidr_list_contains(daemon_state.cfg->metrics.allow, peer)) {
+        lws_return_http_status(wsi, HTTP_STATUS_FORBIDDEN, NULL);
         return lws_http_transaction_completed(wsi) ? -1 : 0;
     }
     struct buf b = BUF_INIT;
