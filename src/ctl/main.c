@@ -17,6 +17,7 @@
 #include "common/secret.h"
 #include "ctl/ctl.h"
 #include "ctl/migrate.h"
+#include "ctl/top.h"
 #include "ctl/warm.h"
 
 static void usage(FILE *f)
@@ -29,6 +30,8 @@ static void usage(FILE *f)
             "  migrate                    apply the SQL migrations not yet applied\n"
             "  seed-demo [--users N] [--pitches M]\n"
             "                             replace the demo data (password pitchey-demo)\n"
+            "  top [--once] [--interval S]\n"
+            "                             the pool's figures live (from the metrics segment)\n"
             "  warm [PATH...]             recompute cached answers of these API paths, or the\n"
             "                             first pages of every list (both sorts, each genre)\n"
             "environment: PITCHEY_DATABASE_URL, PITCHEY_MEMCACHED_SERVERS override the file;\n"
@@ -143,6 +146,8 @@ int main(int argc, char **argv)
         rc = cmd_check_config(&cfg, path);
     else if (strcmp(cmd, "seed-demo") == 0)
         rc = ctl_seed_demo(&cfg, argc - optind, argv + optind);
+    else if (strcmp(cmd, "top") == 0)
+        rc = ctl_top(&cfg, argc - optind, argv + optind);
     else if (strcmp(cmd, "warm") == 0)
         rc = ctl_warm(&cfg, argc - optind, argv + optind);
     else {

@@ -361,6 +361,29 @@ START_TEST(health_reports_the_pool)
 }
 END_TEST
 
+START_TEST(pitcheyctl_top_once_reads_the_segment)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd, "'%s' --config '%s' top --once 2>&1", it_env("PITCHEYCTL"),
+             it_env("PITCHEY_CONFIG"));
+    int rc;
+    char *out = it_run(cmd, &rc);
+    ck_assert_msg(rc == 0, "top --once: %s", out);
+    ck_assert_msg(strstr(out, "workers 4 alive") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\n/api/health ") != NULL, "%s", out);
+    ck_assert_msg(strstr(out, "\033[") == NULL, "escapes in --once output");
+    free(out);
+    /* Without a segment it says so and fails. */
+    snprintf(cmd, sizeof cmd,
+             "printf '[api]\\nruntime_dir = /nonexistent\\n' > /tmp/pitchey-it-top.conf && "
+             "'%s' --config /tmp/pitchey-it-top.conf top --once 2>&1; echo \" rc=$?\"; "
+             "rm -f /tmp/pitchey-it-top.conf", it_env("PITCHEYCTL"));
+    out = it_run(cmd, &rc);
+    ck_assert_msg(strstr(out, "/nonexistent/metrics.shm") && strstr(out, " rc=1"), "%s", out);
+    free(out);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -374,6 +397,7 @@ static Suite *suite(void)
     tcase_add_test(tc, python_prometheus_client_parses_it);
     tcase_add_test(tc, cache_status_beside_x_cache_status);
     tcase_add_test(tc, health_reports_the_pool);
+    tcase_add_test(tc, pitcheyctl_top_once_reads_the_segment);
     suite_add_tcase(s, tc);
     return s;
 }
