@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "harness.h"
@@ -384,6 +385,113 @@ START_TEST(pitcheyctl_top_once_reads_the_segment)
 }
 END_TEST
 
+/* Loads a page in headless Chromium for budget_ms of virtual time and
+ * returns its DOM (malloc'd); saves a screenshot when png is not NULL. */
+static char *chromium_dom(const char *url, int budget_ms, const char *png)
+{
+    ck_assert_msg(access("/usr/bin/chromium", X_OK) == 0,
+                  "chromium missing: apt-get install chromium (deploy/local installs it)");
+    char profile[] = "/tmp/pitchey-it-chromium.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(profile));
+    char shot[1200] = "";
+    if (png)
+        snprintf(shot, sizeof shot, "--screenshot='%s' ", png);
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "timeout 90 chromium --headless --no-sandbox --disable-gpu --disable-quic "
+             "--disable-dev-shm-usage --no-first-run --disable-background-networking "
+             "--disable-component-update --disable-sync --user-data-dir='%s' "
+             "--window-size=1280,1400 --virtual-time-budget=%d --dump-dom %s'%s' 2>/dev/null; "
+             "rm -rf '%s'",
+             profile, budget_ms, shot, url, profile);
+    int rc;
+    char *dom = it_run(cmd, &rc);
+    ck_assert_msg(dom && strstr(dom, "</html>"), "chromium gave no DOM (rc %d)", rc);
+    return dom;
+}
+
+/* The value of attribute attr on the element carrying data-chart="name". */
+static double chart_attr(const char *dom, const char *name, const char *attr)
+{
+    char key[128];
+    snprintf(key, sizeof key, "data-chart=\"%s\"", name);
+    const char *el = strstr(dom, key);
+    ck_assert_msg(el != NULL, "no chart %s", name);
+    const char *end = strchr(el, '>');
+    snprintf(key, sizeof key, " %s=\"", attr);
+    const char *a = strstr(el, key);
+    ck_assert_msg(a && a < end, "chart %s has no %s: it never drew", name, attr);
+    return atof(a + strlen(key));
+}
+
+static pid_t traffic(const char *path)
+{
+    pid_t pid = fork();
+    ck_assert_int_ge(pid, 0);
+    if (pid == 0) {
+        for (;;) {
+            struct it_response r;
+            if (it_get(path, &r) == 0)
+                it_response_free(&r);
+            it_sleep_ms(5); /* steady, not saturating: Chromium needs the cores too */
+        }
+    }
+    return pid;
+}
+
+START_TEST(dashboard_draws_every_chart_while_traffic_runs)
+{
+    /* Traffic that hits the cache and traffic that reaches Postgres. */
+    pid_t load[3] = { traffic("/api/pitches"), traffic("/api/pitches?limit=5"),
+                      traffic("/api/health") };
+    char url[512], png[1024];
+    snprintf(url, sizeof url, "%s/dashboard/", it_env("PITCHEY_TEST_URL"));
+    snprintf(png, sizeof png, "%s/tests/integration/it_metrics-dashboard.png",
+             *it_env("BUILDDIR") ? it_env("BUILDDIR") : ".");
+    unlink(png);
+    /* Three polls: the first is the baseline, the next two draw rates. */
+    char *dom = chromium_dom(url, 6000, png);
+    for (size_t i = 0; i < 3; i++) {
+        kill(load[i], SIGKILL);
+        waitpid(load[i], NULL, 0);
+    }
+    static const char *const names[] = { "requests", "latency", "cache", "postgres",
+                                         "errors", "workers", "rooms" };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        ck_assert_msg(chart_attr(dom, names[i], "data-drawn") >= 1, "%s not drawn", names[i]);
+        ck_assert_msg(chart_attr(dom, names[i], "data-values") >= 2, "%s drew no data",
+                      names[i]);
+    }
+    ck_assert(chart_attr(dom, "requests", "data-max") > 0);
+    ck_assert(chart_attr(dom, "latency", "data-max") > 0);
+    ck_assert(chart_attr(dom, "postgres", "data-max") > 0);
+    ck_assert(chart_attr(dom, "workers", "data-max") == WORKERS);
+    ck_assert_msg(strstr(dom, "class=\"status ok\"") != NULL, "status not live");
+    free(dom);
+    /* The screenshot is the test's artefact. */
+    struct stat st;
+    ck_assert_msg(stat(png, &st) == 0 && st.st_size > 10000, "no screenshot at %s", png);
+    FILE *f = fopen(png, "rb");
+    unsigned char sig[8] = { 0 };
+    ck_assert_uint_eq(fread(sig, 1, 8, f), 8);
+    fclose(f);
+    ck_assert(memcmp(sig, "\x89PNG\r\n\x1a\n", 8) == 0);
+    fprintf(stderr, "it_metrics: dashboard screenshot: %s\n", png);
+}
+END_TEST
+
+START_TEST(dashboard_says_when_the_service_cannot_be_reached)
+{
+    /* The page from disk: its /api/metrics leads nowhere. */
+    char url[1200];
+    snprintf(url, sizeof url, "file://%s/dashboard/index.html", it_env("SRCDIR"));
+    char *dom = chromium_dom(url, 3000, NULL);
+    ck_assert_msg(strstr(dom, "class=\"status down\"") != NULL, "no failure shown");
+    ck_assert(strstr(dom, "cannot reach the service") != NULL);
+    free(dom);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("metrics");
@@ -398,6 +506,8 @@ static Suite *suite(void)
     tcase_add_test(tc, cache_status_beside_x_cache_status);
     tcase_add_test(tc, health_reports_the_pool);
     tcase_add_test(tc, pitcheyctl_top_once_reads_the_segment);
+    tcase_add_test(tc, dashboard_draws_every_chart_while_traffic_runs);
+    tcase_add_test(tc, dashboard_says_when_the_service_cannot_be_reached);
     suite_add_tcase(s, tc);
     return s;
 }
