@@ -6,6 +6,7 @@
 #include "api/handle_metrics.h"
 #include "api/views.h"
 #include "api/worker_hooks.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "metrics/segment.h"
 
@@ -37,12 +38,13 @@ int worker_read_body(struct app *app, struct request *req, FCGX_Stream *in, stru
     return 0;
 }
 
-/* views_flush(), counted for the metrics when it had something to write. */
+/* views_flush(), counted for the metrics when it had something to write
+ * and did or failed (a flush left to another worker is views' own count). */
 static int flush_views(struct app *app)
 {
     bool pending = views_pending(app->views) > 0;
     int rc = views_flush(app->views, app->db);
-    if (pending)
+    if (pending && rc != 1)
         metrics_count_view_flush(rc == 0);
     return rc;
 }
@@ -74,7 +76,13 @@ void worker_housekeeping(struct app *app, int64_t now_us)
 
 void worker_shutdown(struct app *app)
 {
-    if (flush_views(app) != 0)
+    /* Leaving: another worker's flush is worth a short wait (up to 200 ms),
+     * the counts are lost otherwise. */
+    int64_t give_up = clock_mono_us() + 200000;
+    int rc;
+    while ((rc = flush_views(app)) == 1 && clock_mono_us() < give_up)
+        clock_sleep_ms(2);
+    if (rc != 0)
         log_warn("event=views_lost_at_shutdown pending=%d", views_pending(app->views));
     /* Last figures first: the slot keeps them for the next worker. */
     api_metrics_publish(app);

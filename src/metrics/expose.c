@@ -219,6 +219,7 @@ void metrics_expose_text(const struct metrics_snapshot *s, struct buf *b)
     family(b, "pitchey_view_flushes_total", "counter", "View-count flushes, by result.");
     sample(b, "pitchey_view_flushes_total", "result=\"ok\"", c[MC_VIEW_FLUSH]);
     sample(b, "pitchey_view_flushes_total", "result=\"failed\"", c[MC_VIEW_FLUSH_ERROR]);
+    sample(b, "pitchey_view_flushes_total", "result=\"deferred\"", c[MC_VIEW_FLUSH_DEFERRED]);
 }
 
 /* ------------------------------------------------------------------ JSON */
@@ -392,6 +393,8 @@ void metrics_expose_json(const struct metrics_snapshot *s, const struct metrics_
     KV("flushes", c[MC_VIEW_FLUSH]);
     buf_append_char(b, ',');
     KV("flush_errors", c[MC_VIEW_FLUSH_ERROR]);
+    buf_append_char(b, ',');
+    KV("flushes_deferred", c[MC_VIEW_FLUSH_DEFERRED]);
     buf_append_char(b, '}');
     if (rooms) {
         if (rooms->up)

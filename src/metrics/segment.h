@@ -49,6 +49,7 @@ enum metrics_counter {
     MC_DB_QUERY, MC_DB_CONNECT, MC_DB_CONNECT_FAILURE, MC_DB_RECONNECT, MC_DB_RETRY,
     MC_DB_QUERY_ERROR, MC_DB_TIMEOUT, MC_DB_UNAVAILABLE, MC_DB_IDLE_CLOSE,
     MC_DB_BREAKER_OPEN, MC_DB_BREAKER_REJECT,
+    MC_VIEW_FLUSH_DEFERRED,              /* another worker was flushing */
     MC_PROCESS_COUNTERS,                 /* end of the copied ones */
     /* Counted by the metrics module itself: */
     MC_HASH_SLOT_WAIT = MC_PROCESS_COUNTERS, /* no free password-hash slot (503) */
