@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -429,12 +430,16 @@ static pid_t traffic(const char *path)
     pid_t pid = fork();
     ck_assert_int_ge(pid, 0);
     if (pid == 0) {
-        for (;;) {
+        /* Dies with the test, even when an assertion ends it early. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        double t0 = it_now();
+        while (it_now() - t0 < 120) {
             struct it_response r;
             if (it_get(path, &r) == 0)
                 it_response_free(&r);
             it_sleep_ms(5); /* steady, not saturating: Chromium needs the cores too */
         }
+        _exit(0);
     }
     return pid;
 }
