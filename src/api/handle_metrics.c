@@ -7,6 +7,7 @@
 
 #include "api/edge.h"
 #include "api/handle_metrics.h"
+#include "api/password.h"
 #include "api/routes.h"
 #include "api/views.h"
 #include "common/cidr.h"
@@ -76,6 +77,7 @@ void api_metrics_publish(struct app *app)
     c[MC_DB_BREAKER_OPEN] = ds.breaker_opens;
     c[MC_DB_BREAKER_REJECT] = ds.breaker_rejects;
     c[MC_VIEW_FLUSH_DEFERRED] = app->views ? views_busy_count(app->views) : 0;
+    password_get_stats(&c[MC_HASH_SLOT_WAIT], &c[MC_HASH_SLOT_TIMEOUT]);
     p.db_circuit_open = app->db && db_circuit_open(app->db);
     p.cache_bypassing = app->cache && cache_enabled(app->cache) && cache_bypassing(app->cache);
     metrics_publish_process(&p);

@@ -131,8 +131,9 @@ static void render(FILE *o, const struct metrics_snapshot *s, const struct metri
             (unsigned long long)c[MC_MEMCACHED_GET], (unsigned long long)c[MC_MEMCACHED_SET],
             (unsigned long long)c[MC_MEMCACHED_ERROR], (unsigned long long)c[MC_MEMCACHED_TIMEOUT],
             (unsigned long long)c[MC_MEMCACHED_SKIPPED]);
-    fprintf(o, "auth      hash slot waits %llu   views  flushes %llu  failed %llu\n",
-            (unsigned long long)c[MC_HASH_SLOT_WAIT], (unsigned long long)c[MC_VIEW_FLUSH],
+    fprintf(o, "auth      hash slot waits %llu (%llu timed out)   views  flushes %llu  failed %llu\n",
+            (unsigned long long)(c[MC_HASH_SLOT_WAIT] + c[MC_HASH_SLOT_TIMEOUT]),
+            (unsigned long long)c[MC_HASH_SLOT_TIMEOUT], (unsigned long long)c[MC_VIEW_FLUSH],
             (unsigned long long)c[MC_VIEW_FLUSH_ERROR]);
     if (rooms->up)
         fprintf(o, "rooms     %.0f connections  %.0f rooms  %.0f members  %.0f messages in  "

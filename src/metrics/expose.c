@@ -211,11 +211,12 @@ void metrics_expose_text(const struct metrics_snapshot *s, struct buf *b)
             snprintf(lab, sizeof lab, "worker=\"%zu\",pid=\"%d\"", w, s->worker[w].pid);
             sample(b, "pitchey_worker_db_circuit_open", lab, s->worker[w].db_circuit_open);
         }
-    one(b, "pitchey_password_hash_slot_waits_total", "counter",
-        "Register or login attempts that found every password-hash slot busy.",
-        c[MC_HASH_SLOT_WAIT]);
-    one(b, "pitchey_password_hash_slots_taken_total", "counter",
-        "Password-hash slots taken.", c[MC_HASH_SLOT_TAKEN]);
+    family(b, "pitchey_password_hash_slot_waits_total", "counter",
+           "Register or login attempts that found every password-hash slot busy, by outcome "
+           "(got one in time, or answered 503).");
+    sample(b, "pitchey_password_hash_slot_waits_total", "outcome=\"slot\"", c[MC_HASH_SLOT_WAIT]);
+    sample(b, "pitchey_password_hash_slot_waits_total", "outcome=\"timeout\"",
+           c[MC_HASH_SLOT_TIMEOUT]);
     family(b, "pitchey_view_flushes_total", "counter", "View-count flushes, by result.");
     sample(b, "pitchey_view_flushes_total", "result=\"ok\"", c[MC_VIEW_FLUSH]);
     sample(b, "pitchey_view_flushes_total", "result=\"failed\"", c[MC_VIEW_FLUSH_ERROR]);
@@ -388,7 +389,7 @@ void metrics_expose_json(const struct metrics_snapshot *s, const struct metrics_
     buf_append_str(b, "]},\"auth\":{");
     KV("hash_slot_waits", c[MC_HASH_SLOT_WAIT]);
     buf_append_char(b, ',');
-    KV("hash_slots_taken", c[MC_HASH_SLOT_TAKEN]);
+    KV("hash_slot_timeouts", c[MC_HASH_SLOT_TIMEOUT]);
     buf_append_str(b, "},\"views\":{");
     KV("flushes", c[MC_VIEW_FLUSH]);
     buf_append_char(b, ',');

@@ -412,12 +412,6 @@ void metrics_record_request(size_t route, enum metrics_method method, int status
     atomic_store_explicit(&s->busy, 0, memory_order_relaxed);
 }
 
-void metrics_count_hash_slot(bool taken)
-{
-    if (W.slot)
-        add(&W.slot->counters[taken ? MC_HASH_SLOT_TAKEN : MC_HASH_SLOT_WAIT], 1);
-}
-
 void metrics_count_view_flush(bool ok)
 {
     if (W.slot)

@@ -50,11 +50,11 @@ enum metrics_counter {
     MC_DB_QUERY_ERROR, MC_DB_TIMEOUT, MC_DB_UNAVAILABLE, MC_DB_IDLE_CLOSE,
     MC_DB_BREAKER_OPEN, MC_DB_BREAKER_REJECT,
     MC_VIEW_FLUSH_DEFERRED,              /* another worker was flushing */
+    MC_HASH_SLOT_WAIT,                   /* waited for a password-hash slot, got one */
+    MC_HASH_SLOT_TIMEOUT,                /* ... and ran out of time (503) */
     MC_PROCESS_COUNTERS,                 /* end of the copied ones */
     /* Counted by the metrics module itself: */
-    MC_HASH_SLOT_WAIT = MC_PROCESS_COUNTERS, /* no free password-hash slot (503) */
-    MC_HASH_SLOT_TAKEN,
-    MC_VIEW_FLUSH, MC_VIEW_FLUSH_ERROR,
+    MC_VIEW_FLUSH = MC_PROCESS_COUNTERS, MC_VIEW_FLUSH_ERROR,
     MC_COUNTERS
 };
 
@@ -125,10 +125,6 @@ void metrics_request_begin(void);
  * us: request duration; db_us: time in Postgres (0: none). */
 void metrics_record_request(size_t route, enum metrics_method method, int status, int64_t us,
                             int64_t db_us);
-/* Password-hash slots: call after each attempt to take one (the lead's
- * password_slot_acquire() is the place); taken false = the caller waits
- * or answers 503. */
-void metrics_count_hash_slot(bool taken);
 /* One view-count flush that had something to write, and whether it worked. */
 void metrics_count_view_flush(bool ok);
 /* Every housekeeping tick and before answering /api/metrics. */

@@ -100,7 +100,6 @@ START_TEST(records_are_summed_by_route_label)
     metrics_record_request(2, METRICS_POST, 503, 2000, 0);
     metrics_record_request(99, METRICS_GET, 404, 10, 0);   /* no route: "other" */
     metrics_record_request((size_t)-1, 77, 999, -5, 0);     /* nonsense is clamped */
-    metrics_count_hash_slot(false);
     metrics_count_view_flush(true);
     struct metrics_snapshot *s = snap();
     ck_assert_uint_eq(s->nroutes, 3);
@@ -115,7 +114,6 @@ START_TEST(records_are_summed_by_route_label)
     ck_assert_uint_eq(s->route[0].latency_sum_us, 160);
     ck_assert_uint_eq(s->db_time[histogram_bucket_index(500)], 1);
     ck_assert_uint_eq(s->requests, 5);
-    ck_assert_uint_eq(s->counters[MC_HASH_SLOT_WAIT], 1);
     ck_assert_uint_eq(s->counters[MC_VIEW_FLUSH], 1);
     ck_assert_int_eq(s->workers_alive, 1);
     ck_assert_int_eq(s->workers_busy, 0);
