@@ -81,13 +81,14 @@ static void handle_one(struct app *app, FCGX_Request *fr)
     bool head = req.method == METHOD_HEAD;
     if (response_write(&res, head, fr->out) != 0)
         log_info("event=client_gone");
+    int64_t spent_us = clock_mono_us() - req.started_us;
     if (app->cfg.log.requests)
         log_info("event=request method=%s path=%s status=%d code=%s cache=%s "
-                 "duration_ms=%.3f db_ms=%.3f bytes=%zu",
+                 "duration_ms=%lld.%03lld db_ms=%lld.%03lld bytes=%zu",
                  req.method_name, req.path, res.status, res.error_code ? res.error_code : "-",
-                 res.cache_status ? res.cache_status : "-",
-                 (double)(clock_mono_us() - req.started_us) / 1000.0, (double)db_us / 1000.0,
-                 res.body.len);
+                 res.cache_status ? res.cache_status : "-", (long long)(spent_us / 1000),
+                 (long long)(spent_us % 1000), (long long)(db_us / 1000),
+                 (long long)(db_us % 1000), res.body.len);
     FCGX_Finish_r(fr);
     /* The client has its answer: now do work it should not wait for. */
     worker_after_response(app, &req, &res);
