@@ -113,10 +113,10 @@ static void log_notice(void *arg, const char *message)
 static PGconn *connect_start(struct db *db)
 {
     char opts[192];
-    /* Custom plans: the list statements fold their optional filters
-     * ("$1 IS NULL OR ...") only when planned with the actual values. */
-    snprintf(opts, sizeof opts,
-             "-c statement_timeout=%d -c TimeZone=UTC -c plan_cache_mode=force_custom_plan",
+    /* Postgres' own choice of plan caching: every statement is written so
+     * that its generic plan is a good one (the lists have one statement per
+     * set of filters), and a kept plan saves the planning at each call. */
+    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c TimeZone=UTC",
              db->opts.statement_timeout_ms);
     const char *keys[] = { "dbname", "application_name", "options", "client_encoding", NULL };
     const char *vals[] = { db->url,
