@@ -167,6 +167,7 @@ export class PitcheyRooms {
         this.currentToken = null;
         this.refreshedAfter1008 = false;
         this.lastCloseCode = 0;
+        this.socketIsOpen = false;
         this.heardOnThisSocket = false;
         this.lastHeard = 0;
         this.pingSentAt = 0;
@@ -349,19 +350,33 @@ export class PitcheyRooms {
             return;
         }
         this.ws = ws;
+        this.socketIsOpen = false;
         this.heardOnThisSocket = false;
         this.timers.connect = setTimeout(() => this.socketLost(ws, LOCAL_DEAD, 'connect timeout'),
                                          this.options.connectTimeoutMs);
         ws.onopen = () => this.socketOpened(ws);
         ws.onmessage = (ev) => this.socketMessage(ws, ev);
         ws.onclose = (ev) => this.socketLost(ws, ev.code, ev.reason || '');
-        ws.onerror = () => {};  // always followed by close, which carries the code
+        // Browsers follow `error` with `close`, which carries the code, but
+        // some WebSocket implementations (Node 20's) fire only `error` when a
+        // handshake is refused (e.g. nginx's 502 while the daemon restarts):
+        // a failed handshake counts as lost at once; after open, the close
+        // gets a second to arrive.
+        ws.onerror = () => {
+            if (ws !== this.ws)
+                return;
+            if (!this.socketIsOpen)
+                this.socketLost(ws, 1006, 'connection failed');
+            else if (!this.timers.errorClose)
+                this.timers.errorClose = setTimeout(() => this.socketLost(ws, 1006, 'connection error'), 1000);
+        };
     }
 
     socketOpened(ws) {
         if (ws !== this.ws)
             return;
         clearTimeout(this.timers.connect);
+        this.socketIsOpen = true;
         this.lastHeard = Date.now();
         this.pingSentAt = 0;
         const tick = Math.max(20, Math.min(this.options.pingIntervalMs, this.options.pongTimeoutMs) / 4);
@@ -508,7 +523,10 @@ export class PitcheyRooms {
     dropSocket(code, reason) {
         const ws = this.ws;
         this.ws = null;
+        this.socketIsOpen = false;
         clearTimeout(this.timers.connect);
+        clearTimeout(this.timers.errorClose);
+        this.timers.errorClose = null;
         clearInterval(this.timers.heartbeat);
         clearTimeout(this.timers.stable);
         clearTimeout(this.timers.pump);

@@ -36,6 +36,7 @@ class FakeSocket {
     open() { this.onopen && this.onopen({}); }
     push(obj) { this.onmessage && this.onmessage({ data: JSON.stringify(obj) }); }
     serverClose(code, reason = '') { this.onclose && this.onclose({ code, reason }); }
+    fail() { this.onerror && this.onerror({}); }
     frames(type) { return this.sent.filter((f) => f.type === type); }
 }
 const last = () => FakeSocket.all[FakeSocket.all.length - 1];
@@ -338,6 +339,39 @@ test('a handshake that hangs is abandoned after connectTimeoutMs', async () => {
     await until('replaced', () => FakeSocket.all.length === 2, 2000);
     assert.ok(FakeSocket.all[0].closedWith);
     c.close();
+});
+
+test('a refused handshake reported by error alone (no close) is retried', async () => {
+    const { c } = client();
+    const codes = [];
+    c.on('reconnecting', (e) => codes.push(e.code));
+    c.connect();
+    await until('socket', () => FakeSocket.all.length === 1);
+    last().fail();
+    await until('retried', () => FakeSocket.all.length === 2, 2000);
+    assert.deepEqual(codes, [1006]);
+});
+
+test('an error on an open socket waits for the close code, then gives up on its own', async () => {
+    const { c } = client();
+    const codes = [];
+    c.on('reconnecting', (e) => codes.push(e.code));
+    c.on('revoked', () => codes.push('revoked'));
+    c.connect();
+    await until('socket', () => FakeSocket.all.length === 1);
+    last().open();
+    last().fail();
+    last().serverClose(1008, 'token revoked');
+    await until('closed', () => c.state === 'closed');
+    assert.deepEqual(codes, ['revoked'], 'the close code after the error rules');
+    const { c: d } = client();
+    d.on('reconnecting', (e) => codes.push(e.code));
+    d.connect();
+    await until('socket', () => FakeSocket.all.length === 1);
+    last().open();
+    last().fail();      // and no close event at all
+    await until('retried', () => FakeSocket.all.length === 2, 3000);
+    assert.deepEqual(codes, ['revoked', 1006]);
 });
 
 test('events and presence are passed on for joined rooms only; errors too', async () => {
