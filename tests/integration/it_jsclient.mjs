@@ -264,3 +264,150 @@ test('pitchey-rooms.js resumes across a daemon restart, a front-server reload an
     assert.ok(seq.filter((s) => s === 'reconnecting').length >= 2, `reconnected at least twice: ${seq}`);
     log(`A states: ${seq.join(' ')}`);
 });
+
+// ------------------------------------------------------------- the browser
+
+// Headless Chromium driven through its DevTools protocol, over the same
+// WebSocket API the client uses: nothing is installed from npm.
+async function launchChromium(bin) {
+    const { spawn } = await import('node:child_process');
+    const { mkdtempSync, rmSync, existsSync } = await import('node:fs');
+    const profile = mkdtempSync('/tmp/pitchey-chromium.');
+    const proc = spawn(bin, ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+                             '--disable-background-networking', '--disable-component-update', '--disable-sync',
+                             '--disable-dev-shm-usage', '--remote-debugging-port=0', '--remote-debugging-address=127.0.0.1',
+                             `--user-data-dir=${profile}`, 'about:blank'],
+                       { stdio: 'ignore', detached: true });
+    const portFile = `${profile}/DevToolsActivePort`;
+    await until('Chromium DevTools port', () => existsSync(portFile) && readFileSync(portFile, 'utf8').includes('\n'), 30000);
+    const port = Number(readFileSync(portFile, 'utf8').split('\n')[0]);
+    const targets = await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+    const page = targets.find((x) => x.type === 'page');
+    assert.ok(page, 'Chromium has a page');
+    const ws = new WebSocket(page.webSocketDebuggerUrl);
+    await new Promise((resolve, reject) => { ws.onopen = resolve; ws.onerror = () => reject(new Error('DevTools socket')); });
+    let nextId = 0;
+    const pending = new Map();
+    ws.onmessage = (ev) => {
+        const m = JSON.parse(ev.data);
+        if (m.id && pending.has(m.id)) {
+            pending.get(m.id)(m);
+            pending.delete(m.id);
+        }
+    };
+    const call = (method, params = {}) => new Promise((resolve, reject) => {
+        const id = ++nextId;
+        pending.set(id, (m) => (m.error ? reject(new Error(`${method}: ${m.error.message}`)) : resolve(m.result)));
+        ws.send(JSON.stringify({ id, method, params }));
+    });
+    const evaluate = async (expression) => {
+        const r = await call('Runtime.evaluate', { expression, returnByValue: true, awaitPromise: true });
+        if (r.exceptionDetails)
+            throw new Error(`page: ${r.exceptionDetails.exception ? r.exceptionDetails.exception.description : r.exceptionDetails.text}`);
+        return r.result.value;
+    };
+    const close = () => {
+        try { ws.close(); } catch { /* gone */ }
+        try { process.kill(-proc.pid, 'SIGKILL'); } catch { /* gone */ }   // the group we started
+        try { rmSync(profile, { recursive: true, force: true }); } catch { /* busy */ }
+    };
+    return { call, evaluate, close };
+}
+
+test('the example page in headless Chromium resumes a pitch room and surfaces 1008', { timeout: 110000, skip: !process.env.PITCHEY_CHROMIUM && 'no chromium' }, async (t) => {
+    const uc = await register('jsbrowser');
+    const ud = await register('jsposter');
+    const created = await api('POST', '/api/pitches', uc.token,
+                              { title: 'Browser pitch', logline: 'Watched from a headless tab.', genre: 'comedy' });
+    assert.equal(created.status, 201);
+    const pitchId = created.json.id;
+    const room = `pitch:${pitchId}`;
+
+    const browser = await launchChromium(process.env.PITCHEY_CHROMIUM);
+    t.after(() => browser.close());
+    await browser.call('Page.enable');
+    await browser.call('Page.navigate', { url: `${BASE}/clients/js/example/` });
+    await until('the example page', () => browser.evaluate('typeof window.pitcheyExample === "object"').catch(() => false), 30000);
+    const page = () => browser.evaluate('JSON.stringify(window.pitcheyExample)').then(JSON.parse);
+    await browser.evaluate(`(() => {
+        document.getElementById('email').value = ${JSON.stringify(uc.email)};
+        document.getElementById('password').value = 'correct horse';
+        document.getElementById('pitch').value = ${JSON.stringify(String(pitchId))};
+        document.querySelector('#login button').click();
+        return true; })()`);
+    await until('the page joined', async () => (await page()).joined.length >= 1);
+    const start = (await page()).joined[0].seq;
+
+    const d = watch('D', { token: ud.token, queueLimit: 1000 });
+    t.after(() => d.c.close());
+    d.c.join(room);
+    d.c.connect();
+    await until('D joined', () => d.rec.joined.length >= 1);
+    let sending = true, sent = 0;
+    const sender = (async () => {
+        while (sending) {
+            if (d.c.send(room, `b${sent}`))
+                sent++;
+            await sleep(100);
+        }
+    })();
+    const count = async () => (await page()).messages.length;
+    await until('messages in the page', async () => (await count()) >= 5);
+
+    // The rooms daemon restarts.
+    stack('rooms-stop');
+    await until('the page reconnecting', async () => (await page()).states.includes('reconnecting'));
+    await sleep(2500);
+    stack('rooms-start');
+    let n = await count();
+    await until('the page back after the restart', async () => (await count()) >= n + 5, 40000);
+    assert.ok((await page()).codes.includes(1001), 'the page saw 1001');
+
+    // nginx reloads and its old workers are killed.
+    const master = nginxMaster();
+    const oldWorkers = childrenOf(master);
+    process.kill(master, 'SIGHUP');
+    await until('new nginx workers', () => childrenOf(master).some((p) => !oldWorkers.includes(p)));
+    for (const p of oldWorkers) {
+        try { process.kill(p, 'SIGKILL'); } catch { /* already gone */ }
+    }
+    await until('the page lost the connection', async () => (await page()).codes.some((c) => c !== 1001), 20000);
+    n = await count();
+    await until('the page back after the reload', async () => (await count()) >= n + 5, 40000);
+
+    // A live pitch.updated event.
+    const put = await api('PUT', `/api/pitches/${pitchId}`, uc.token,
+                          { title: 'Browser pitch, renamed', logline: 'Watched from a headless tab.', genre: 'comedy' });
+    assert.equal(put.status, 200);
+    await until('pitch.updated in the page', async () => (await page()).events.some((e) => e.event === 'pitch.updated' && e.id === pitchId));
+
+    sending = false;
+    await sender;
+    await until('D queue empty', () => d.c.queued() === 0);
+    await sleep(500);
+    const rows = execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c',
+        `SELECT seq || ' ' || data::text FROM room_messages WHERE room = 'pitch:${Number(pitchId)}' AND seq > ${Number(start)} ORDER BY seq`])
+        .toString().split('\n').filter(Boolean)
+        .map((l) => { const i = l.indexOf(' '); return { seq: Number(l.slice(0, i)), data: JSON.parse(l.slice(i + 1)) }; });
+    await until('every stored message in the page', async () => (await count()) >= rows.length);
+    const seen = await page();
+    log(`browser: ${sent} sent, ${rows.length} stored, ${seen.messages.length} in the page; states ${seen.states.join(' ')}; codes ${seen.codes}`);
+    assertExactlyOnceInOrder('the page', seen.messages, rows);
+    assert.equal(seen.gaps, 0);
+    assert.ok(rows.length >= sent - 10, `at most a few of ${sent} sends lost in the cuts (stored ${rows.length})`);
+
+    // Every session of the page's user is revoked (signed out everywhere):
+    // the page reports 1008 and stays closed.
+    execFileSync('psql', ['-X', '-At', '-v', 'ON_ERROR_STOP=1', '-c',
+        `UPDATE sessions SET revoked_at = now() WHERE user_id = ${Number(uc.id)} AND revoked_at IS NULL`]);
+    await until('1008 in the page', async () => (await page()).revoked === 1, 5000 + T);
+    await until('the page closed', async () => (await page()).states.at(-1) === 'closed');
+    await sleep(3000);
+    const after = await page();
+    assert.equal(after.states.at(-1), 'closed', 'no retry after 1008');
+    assert.equal(after.codes.at(-1), 1008);
+    assert.equal(await browser.evaluate('document.getElementById("state").textContent'), 'closed', 'the page shows it');
+    const states = after.states.filter((s, i, all) => i === 0 || s !== all[i - 1]);
+    assert.deepEqual(states.slice(0, 2), ['connecting', 'open']);
+    assert.ok(states.filter((s) => s === 'reconnecting').length >= 2, `reconnected at least twice: ${states}`);
+});

@@ -5,6 +5,11 @@ const $ = (id) => document.getElementById(id);
 let rooms = null;
 let room = null;
 
+// What the page saw, for the browser console and for the browser test
+// (tests/integration/it_jsclient.mjs reads it through the DevTools protocol).
+const seen = { states: [], codes: [], joined: [], messages: [], events: [], gaps: 0, revoked: 0 };
+window.pitcheyExample = seen;
+
 function show(text, cls) {
     const line = document.createElement('div');
     line.textContent = `${new Date().toLocaleTimeString()}  ${text}`;
@@ -43,12 +48,20 @@ $('login').addEventListener('submit', async (ev) => {
     // more, so a page that can refresh its session would return the new one here.
     rooms = new PitcheyRooms({ token: () => token });
     rooms.on('state', (e) => {
+        seen.states.push(e.state);
+        if (e.code !== undefined)
+            seen.codes.push(e.code);
         $('state').textContent = e.state;
         $('state').dataset.state = e.state;
         $('detail').textContent = e.code ? `(close ${e.code}${e.delayMs !== undefined ? `, retrying in ${e.delayMs} ms` : ''})` : '';
         const canSend = token !== null && e.state !== 'closed';
         $('text').disabled = $('send').disabled = !canSend;
     });
+    rooms.on('joined', (j) => seen.joined.push({ room: j.room, seq: j.seq, resumed: j.resumed, recovered: j.recovered }));
+    rooms.on('message', (m) => seen.messages.push({ seq: m.seq, data: m.data }));
+    rooms.on('event', (e) => seen.events.push({ event: e.event, id: e.data.id }));
+    rooms.on('gap', () => { seen.gaps++; });
+    rooms.on('revoked', () => { seen.revoked++; });
     rooms.on('joined', (j) => show(`joined ${j.room} at seq ${j.seq}` + (j.resumed ? (j.recovered ? ', nothing missed' : '') : '') +
                                    `; members: ${j.members.map((m) => m.name).join(', ') || 'none'}`, 'presence'));
     rooms.on('message', (m) => show(`#${m.seq} ${m.from.name}: ${typeof m.data === 'string' ? m.data : JSON.stringify(m.data)}`));
