@@ -39,7 +39,8 @@ int worker_read_body(struct app *app, struct request *req, FCGX_Stream *in, stru
 }
 
 /* views_flush(), counted for the metrics when it had something to write
- * and did or failed (a flush left to another worker is views' own count). */
+ * and sent it or could not (a flush left for later is views' own count;
+ * the statement's own outcome arrives later, as a database figure). */
 static int flush_views(struct app *app)
 {
     bool pending = views_pending(app->views) > 0;
@@ -52,6 +53,8 @@ static int flush_views(struct app *app)
 void worker_after_response(struct app *app, struct request *req, struct response *res)
 {
     edge_after_response(app, req, res);
+    if (db_sending(app->db))
+        db_poll(app->db); /* a flush's result, if it came */
     if (views_batch_full(app->views))
         (void)flush_views(app);
 }
@@ -76,13 +79,17 @@ void worker_housekeeping(struct app *app, int64_t now_us)
 
 void worker_shutdown(struct app *app)
 {
-    /* Leaving: another worker's flush is worth a short wait (up to 200 ms),
-     * the counts are lost otherwise. */
-    int64_t give_up = clock_mono_us() + 200000;
-    int rc;
-    while ((rc = flush_views(app)) == 1 && clock_mono_us() < give_up)
-        clock_sleep_ms(2);
-    if (rc != 0)
+    /* Leaving: the counts are lost unless written now, which is worth a
+     * short wait (up to 500 ms) for another worker's flush. */
+    int64_t give_up = clock_mono_us() + 500000;
+    while (views_pending(app->views) > 0 && clock_mono_us() < give_up) {
+        int rc = flush_views(app);
+        db_wait(app->db);
+        if (rc != 0 && !views_in_flight(app->views))
+            clock_sleep_ms(2);
+    }
+    db_wait(app->db);
+    if (views_pending(app->views) > 0)
         log_warn("event=views_lost_at_shutdown pending=%d", views_pending(app->views));
     /* Last figures first: the slot keeps them for the next worker. */
     api_metrics_publish(app);

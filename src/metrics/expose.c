@@ -217,8 +217,9 @@ void metrics_expose_text(const struct metrics_snapshot *s, struct buf *b)
     sample(b, "pitchey_password_hash_slot_waits_total", "outcome=\"slot\"", c[MC_HASH_SLOT_WAIT]);
     sample(b, "pitchey_password_hash_slot_waits_total", "outcome=\"timeout\"",
            c[MC_HASH_SLOT_TIMEOUT]);
-    family(b, "pitchey_view_flushes_total", "counter", "View-count flushes, by result.");
-    sample(b, "pitchey_view_flushes_total", "result=\"ok\"", c[MC_VIEW_FLUSH]);
+    family(b, "pitchey_view_flushes_total", "counter",
+           "View-count flushes, by result (sent, could not be sent, left for later).");
+    sample(b, "pitchey_view_flushes_total", "result=\"sent\"", c[MC_VIEW_FLUSH]);
     sample(b, "pitchey_view_flushes_total", "result=\"failed\"", c[MC_VIEW_FLUSH_ERROR]);
     sample(b, "pitchey_view_flushes_total", "result=\"deferred\"", c[MC_VIEW_FLUSH_DEFERRED]);
 }

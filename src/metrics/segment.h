@@ -125,7 +125,7 @@ void metrics_request_begin(void);
  * us: request duration; db_us: time in Postgres (0: none). */
 void metrics_record_request(size_t route, enum metrics_method method, int status, int64_t us,
                             int64_t db_us);
-/* One view-count flush that had something to write, and whether it worked. */
+/* One view-count flush that had something to write, and whether it was sent. */
 void metrics_count_view_flush(bool ok);
 /* Every housekeeping tick and before answering /api/metrics. */
 void metrics_publish_process(const struct metrics_process *p);
