@@ -56,6 +56,13 @@ static void record_secret(const char *secret)
 {
     if (stack_dir[0] == '\0' || secret == NULL || strlen(secret) < 8 || strchr(secret, '\n'))
         return;
+    /* Load tests send one token thousands of times: write each once. */
+    static char seen[16][80];
+    static unsigned next;
+    for (unsigned i = 0; i < 16; i++)
+        if (strncmp(seen[i], secret, sizeof seen[i]) == 0)
+            return;
+    snprintf(seen[next++ % 16], sizeof seen[0], "%s", secret);
     char path[1100];
     snprintf(path, sizeof path, "%s/secrets", stack_dir);
     FILE *f = fopen(path, "a");
