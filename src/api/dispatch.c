@@ -120,7 +120,8 @@ void app_db_error(struct app *app, struct response *res, enum db_status st,
     /* The detail goes to the log only: no SQL or server text to clients. */
     /* The server's message may quote input (`invalid input syntax: "..."`). */
     char sqlstate[32], reason[LOG_VALUE_MAX];
-    log_error("event=db_error sqlstate=%s reason=%s", log_escape(sqlstate, sizeof sqlstate, err->sqlstate),
+    log_error("event=db_error sqlstate=%s reason=%s",
+              log_escape(sqlstate, sizeof sqlstate, err->sqlstate),
               log_escape(reason, sizeof reason, err->message));
     response_error(res, 500, "internal", "internal error");
 }
