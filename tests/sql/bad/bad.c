@@ -45,3 +45,9 @@ void fine_calls(PGconn *c, bool b)
     run(c, "BEGIN");
     PQexec(c, b ? "COMMIT" : "ROLLBACK");
 }
+
+/* Token pasting: BAD_PART_##x may name BAD_PART_USER, which is not text. */
+#define BAD_PART_FIXED " WHERE true"
+#define BAD_PART_USER user_supplied_where
+#define BAD_STMT(var, x) DB_STMT(var, "SELECT 1" BAD_PART_##x)
+BAD_STMT(pasted, FIXED);
