@@ -33,6 +33,7 @@
 #include "cache/entry.h"
 #include "cache/key.h"
 #include "cache/lock.h"
+#include "cache/memo.h"
 #include "cache/session.h"
 #include "cache/tags.h"
 #include "common/clock.h"
@@ -72,9 +73,36 @@ static struct {
     } pending[MAX_PENDING];
     size_t npending;
     struct edge_stats stats;
+    struct memo *memo;        /* identity bodies of gzip'd entries, by ETag */
     struct wakeup *wake;      /* NULL: no runtime dir, waiters poll */
     bool wake_tried;
 } S;
+
+/* Identity bodies kept in process: 32 of them, 2 MiB at most. */
+#define MEMO_ENTRIES 32
+#define MEMO_BYTES (2u << 20)
+
+static struct memo *memo(void)
+{
+    if (S.memo == NULL)
+        S.memo = memo_new(MEMO_ENTRIES, MEMO_BYTES);
+    return S.memo;
+}
+
+/* The identity body of e into out: from the memo when a gzip'd entry was
+ * inflated before. */
+static int identity_body(const struct cache_entry *e, struct buf *out)
+{
+    if (!e->gzip)
+        return cache_entry_identity(e, out);
+    if (memo_get(memo(), e->etag, out))
+        return 0;
+    size_t before = out->len;
+    if (cache_entry_identity(e, out) != 0)
+        return -1;
+    memo_put(memo(), e->etag, out->data + before, out->len - before);
+    return 0;
+}
 
 /* ------------------------------------------------------------ wake-ups */
 
@@ -256,7 +284,7 @@ static bool serve(struct app *app, struct request *req, const struct cache_entry
         buf_reset(&res->body);
         if (gz) {
             buf_append(&res->body, e->body, e->body_len);
-        } else if (cache_entry_identity(e, &res->body) != 0) {
+        } else if (identity_body(e, &res->body) != 0) {
             buf_reset(&res->body);
             return false;
         }
@@ -605,6 +633,9 @@ void edge_finish(struct app *app, struct request *req, struct edge_ctx *ctx,
             buf_reset(&res->body);
             buf_append(&res->body, gz.data, gz.len);
             response_header(res, "Content-Encoding", "gzip");
+        } else if (e.gzip && stored) {
+            /* The next identity hit of this entry needs no inflate. */
+            memo_put(memo(), e.etag, res->body.data, res->body.len);
         }
         cache_headers(app, res, res->status, etag);
     }
