@@ -233,12 +233,15 @@ static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *user)
     return n;
 }
 
-/* Records the string member `name` of a JSON object text, if any. */
-static void record_json_secret(const char *text, const char *name)
+/* Records the string member `name` of a JSON object text (len bytes, not
+ * necessarily NUL-terminated), if any. */
+static void record_json_secret(const char *text, size_t len, const char *name)
 {
-    if (text == NULL || strstr(text, name) == NULL)
+    if (text == NULL || len == 0 || memmem(text, len, name, strlen(name)) == NULL)
         return;
-    struct json_object *o = json_tokener_parse(text), *v;
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *o = json_tokener_parse_ex(tok, text, (int)len), *v;
+    json_tokener_free(tok);
     if (o && json_object_object_get_ex(o, name, &v) && json_object_is_type(v, json_type_string))
         record_secret(json_object_get_string(v));
     json_object_put(o);
@@ -275,7 +278,7 @@ int it_request(const char *base, const char *method, const char *path, const cha
     for (size_t i = 0; headers && headers[i]; i++)
         if (strncasecmp(headers[i], "Authorization: Bearer ", 22) == 0)
             record_secret(headers[i] + 22);
-    record_json_secret(body, "password");
+    record_json_secret(body, body ? strlen(body) : 0, "password");
     double t0 = it_now();
     CURLcode rc = curl_easy_perform(c);
     out->seconds = it_now() - t0;
@@ -287,7 +290,7 @@ int it_request(const char *base, const char *method, const char *path, const cha
     out->body = buf_steal(&b, &out->body_len);
     out->headers = buf_steal(&h, NULL);
     if (out->status >= 200 && out->status < 300)
-        record_json_secret(out->body, "token");
+        record_json_secret(out->body, out->body_len, "token");
     return rc == CURLE_OK ? 0 : -1;
 }
 
