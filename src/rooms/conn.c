@@ -17,7 +17,14 @@ struct qitem {
     struct qitem *next;
 };
 
+struct held {
+    struct held *next;
+    size_t len;
+    char text[]; /* len + 1 */
+};
+
 static struct conn *all;
+static conn_input_fn input_handler;
 static int nconns;
 static uint64_t next_id = 1;
 
@@ -51,9 +58,33 @@ static void drop_queue(struct conn *c)
     c->qbytes = 0;
 }
 
+static void drop_held(struct conn *c)
+{
+    struct held *h = c->held_head;
+    while (h) {
+        struct held *n = h->next;
+        free(h);
+        h = n;
+    }
+    c->held_head = c->held_tail = NULL;
+    c->held_bytes = 0;
+    c->held_count = 0;
+}
+
+/* Asks lws for one writable callback; repeated asks before it comes are
+ * free (no poll change per queued frame). */
+static void want_writable(struct conn *c)
+{
+    if (c->want_write || !c->wsi)
+        return;
+    c->want_write = true;
+    lws_callback_on_writable(c->wsi);
+}
+
 static void conn_free(struct conn *c)
 {
     drop_queue(c);
+    drop_held(c);
     buf_free(&c->rx);
     free(c->user_name);
     free(c->user_role);
@@ -62,8 +93,11 @@ static void conn_free(struct conn *c)
 
 void conn_closed(struct conn *c)
 {
-    room_conn_gone(c);
+    /* Not alive from here on: nothing deferred is replayed while the
+     * rooms let go of it. */
     c->wsi = NULL;
+    drop_held(c);
+    room_conn_gone(c);
     drop_queue(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -108,9 +142,11 @@ void conn_close(struct conn *c, int code, const char *reason)
     c->close_code = code;
     snprintf(c->close_reason, sizeof c->close_reason, "%s", reason ? reason : "");
     drop_queue(c);
+    drop_held(c);
     log_info("component=rooms event=close conn=%llu code=%d reason=\"%s\"",
              (unsigned long long)c->id, code, c->close_reason);
-    lws_callback_on_writable(c->wsi);
+    c->want_write = false;
+    want_writable(c);
     /* A peer that never reads never lets the close frame out. */
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_CLOSE_SEND, 5);
 }
@@ -134,7 +170,7 @@ void conn_send_frame(struct conn *c, struct frame *f)
         c->qhead = q;
     c->qtail = q;
     c->qbytes += f->len;
-    lws_callback_on_writable(c->wsi);
+    want_writable(c);
 }
 
 void conn_send_text(struct conn *c, const char *text, size_t len)
@@ -155,10 +191,24 @@ void conn_send_error(struct conn *c, const char *code, const char *message)
 
 int conn_on_writable(struct conn *c)
 {
+    c->want_write = false;
     if (c->closing) {
         lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
                          (unsigned char *)c->close_reason, strlen(c->close_reason));
         return -1;
+    }
+    if (c->ping_due) {
+        /* The payload only has to be non-empty (see conn_ping()). */
+        unsigned char ping[LWS_PRE + 4];
+        memcpy(ping + LWS_PRE, "live", 4);
+        c->ping_due = false;
+        if (lws_write(c->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
+            return -1;
+        if (lws_send_pipe_choked(c->wsi)) {
+            if (c->qhead)
+                want_writable(c);
+            return 0;
+        }
     }
     for (int n = 0; c->qhead && n < 32; n++) {
         struct qitem *q = c->qhead;
@@ -177,8 +227,78 @@ int conn_on_writable(struct conn *c)
             break;
     }
     if (c->qhead)
-        lws_callback_on_writable(c->wsi);
+        want_writable(c);
     return 0;
+}
+
+void conn_ping(struct conn *c)
+{
+    if (!conn_alive(c))
+        return;
+    c->ping_due = true;
+    want_writable(c);
+}
+
+void conn_set_input_handler(conn_input_fn fn)
+{
+    input_handler = fn;
+}
+
+void conn_input_block(struct conn *c)
+{
+    c->input_blocks++;
+}
+
+bool conn_input_blocked(const struct conn *c)
+{
+    return c->input_blocks > 0;
+}
+
+void conn_input_unblock(struct conn *c)
+{
+    if (c->input_blocks > 0)
+        c->input_blocks--;
+    /* The handler may block again (another join): stop there. */
+    while (c->input_blocks == 0 && c->held_head && conn_alive(c)) {
+        struct held *h = c->held_head;
+        c->held_head = h->next;
+        if (!c->held_head)
+            c->held_tail = NULL;
+        c->held_bytes -= h->len;
+        c->held_count--;
+        conn_hold(c);
+        if (input_handler)
+            input_handler(c, h->text, h->len);
+        free(h);
+        bool gone = c->holds == 1 && !c->wsi;
+        conn_release(c);
+        if (gone)
+            return;
+    }
+}
+
+void conn_defer_input(struct conn *c, const char *text, size_t len)
+{
+    if (!conn_alive(c))
+        return;
+    if (c->held_count >= CONN_HELD_MAX ||
+        c->held_bytes + len > (size_t)daemon_state.cfg->rooms.queue_limit) {
+        metrics_count_drop("join_backlog");
+        conn_close(c, 1013, "too many messages behind a pending join");
+        return;
+    }
+    struct held *h = xmalloc(sizeof *h + len + 1);
+    h->next = NULL;
+    h->len = len;
+    memcpy(h->text, text, len);
+    h->text[len] = '\0';
+    if (c->held_tail)
+        c->held_tail->next = h;
+    else
+        c->held_head = h;
+    c->held_tail = h;
+    c->held_bytes += len;
+    c->held_count++;
 }
 
 bool conn_rate_ok(struct conn *c)
