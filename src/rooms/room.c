@@ -223,7 +223,8 @@ static void announce(struct room *r, bool join, const struct proto_user *u)
 void room_notify_presence(int64_t node, const char *name, bool join, const struct proto_user *u)
 {
     struct room *r = room_find(name);
-    if (!r)
+    /* This node's own members are known here first-hand (local_add). */
+    if (!r || node == daemon_state.node_id)
         return;
     bool changed = join ? present_add(r, node, u) : present_remove(r, node, u->id);
     if (changed)
@@ -251,15 +252,23 @@ static struct local **local_find(struct room *r, int64_t id)
     return pp;
 }
 
-static void local_add(struct room *r, int64_t id)
+/* A local user's first connection in r: known here at once (so the next
+ * joiner's `joined` lists them and the members here hear of it now), and
+ * published for the other nodes. */
+static void local_add(struct room *r, const struct conn *c)
 {
-    struct local **pp = local_find(r, id);
+    struct local **pp = local_find(r, c->user_id);
     if (!*pp) {
         *pp = xcalloc(1, sizeof **pp);
-        (*pp)->id = id;
+        (*pp)->id = c->user_id;
     }
-    if ((*pp)->conns++ == 0)
-        publish(r->name, id, true);
+    if ((*pp)->conns++ == 0) {
+        publish(r->name, c->user_id, true);
+        struct proto_user u;
+        conn_user(c, &u);
+        if (present_add(r, daemon_state.node_id, &u))
+            announce(r, true, &u);
+    }
 }
 
 static void local_remove(struct room *r, int64_t id)
@@ -272,6 +281,14 @@ static void local_remove(struct room *r, int64_t id)
         *pp = l->next;
         free(l);
         publish(r->name, id, false);
+        struct present *p = present_find(r, id);
+        if (p) {
+            struct proto_user u = { id, xstrdup(p->name), xstrdup(p->role) };
+            if (present_remove(r, daemon_state.node_id, id))
+                announce(r, false, &u);
+            free((char *)u.name);
+            free((char *)u.role);
+        }
     }
 }
 
@@ -543,7 +560,7 @@ static void member_go_live(struct room *r, struct member *m, int64_t seq)
     m->live = true;
     m->from_seq = seq;
     if (m->conn->auth == CONN_USER)
-        local_add(r, m->conn->user_id);
+        local_add(r, m->conn);
 }
 
 static void join_query(struct member *m);
