@@ -73,10 +73,11 @@ static struct {
     int64_t since;
     const char **tokens;
     int ntokens;
-    int daemon_pid;
+    int daemon_pid, daemon_pid2;
+    int port2; /* a second node: every other client connects there */
     const char *label;
-} opt = { FANOUT, "127.0.0.1", 8081, "/ws", "lobby", 100, 1, 10, 10, 200, -1, NULL, 0, 0,
-          "" };
+} opt = { FANOUT, "127.0.0.1", 8081, "/ws", "lobby", 100, 1, 10, 10, 200, -1, NULL, 0, 0, 0,
+          0, "" };
 
 static struct lws_context *ctx;
 static struct client *clients;
@@ -111,8 +112,17 @@ static double cpu_self_s(void)
            ru.ru_stime.tv_usec / 1e6;
 }
 
-/* utime + stime of pid in seconds; -1 when unreadable. */
+static double cpu_of_one(int pid);
+/* utime + stime of the daemon(s) in seconds; -1 when unreadable. */
 static double cpu_of(int pid)
+{
+    double a = cpu_of_one(pid);
+    if (a >= 0 && opt.daemon_pid2 > 0)
+        a += cpu_of_one(opt.daemon_pid2);
+    return a;
+}
+
+static double cpu_of_one(int pid)
 {
     if (pid <= 0)
         return -1;
@@ -226,7 +236,8 @@ static void on_text(struct client *c, const char *s)
             c->last_seq = seq;
             c->received++;
             if (opt.scenario == FANOUT && sending) {
-                int64_t t = num_after(s, "\"data\":{\"t\":");
+                /* data comes back as jsonb text: {"k": 1, "n": 2, "t": 3} */
+                int64_t t = num_after(s, "\"t\": ");
                 if (t > 0)
                     observe(now_us() - t);
             }
@@ -350,7 +361,7 @@ static void start_one(struct client *c)
     memset(&i, 0, sizeof i);
     i.context = ctx;
     i.address = opt.host;
-    i.port = opt.port;
+    i.port = opt.port2 && c->index % 2 ? opt.port2 : opt.port;
     i.path = opt.path;
     i.host = opt.host;
     i.local_protocol_name = protocols[0].name;
@@ -453,7 +464,7 @@ static void usage(void)
             "usage: ws-load --scenario fanout|idle|storm [--host H] [--port P] [--path /ws]\n"
             "               [--room R] [--members N] [--senders S --token T ...] [--rate R]\n"
             "               [--duration D] [--since SEQ] [--ramp N] [--daemon-pid PID]\n"
-            "               [--label TEXT]\n");
+            "               [--port2 P --daemon-pid2 PID] [--label TEXT]\n");
 }
 
 int main(int argc, char **argv)
@@ -466,7 +477,8 @@ int main(int argc, char **argv)
         { "duration", required_argument, NULL, 'd' }, { "since", required_argument, NULL, 'i' },
         { "ramp", required_argument, NULL, 'a' },     { "token", required_argument, NULL, 't' },
         { "daemon-pid", required_argument, NULL, 'D' },
-        { "label", required_argument, NULL, 'l' },    { NULL, 0, NULL, 0 }
+        { "label", required_argument, NULL, 'l' },    { "port2", required_argument, NULL, 'q' },
+        { "daemon-pid2", required_argument, NULL, 'E' }, { NULL, 0, NULL, 0 }
     };
     int ch;
     opt.tokens = calloc((size_t)argc, sizeof(char *));
@@ -490,6 +502,8 @@ int main(int argc, char **argv)
         case 't': opt.tokens[opt.ntokens++] = optarg; break;
         case 'D': opt.daemon_pid = atoi(optarg); break;
         case 'l': opt.label = optarg; break;
+        case 'q': opt.port2 = atoi(optarg); break;
+        case 'E': opt.daemon_pid2 = atoi(optarg); break;
         default: usage(); return 2;
         }
     }
