@@ -10,7 +10,6 @@
 #include "common/xalloc.h"
 #include "rooms/daemon.h"
 #include "rooms/metrics.h"
-#include "rooms/room.h"
 
 struct qitem {
     struct frame *frame;
@@ -94,10 +93,9 @@ static void conn_free(struct conn *c)
 void conn_closed(struct conn *c)
 {
     /* Not alive from here on: nothing deferred is replayed while the
-     * rooms let go of it. */
+     * rooms let go of it (the server tells them next). */
     c->wsi = NULL;
     drop_held(c);
-    room_conn_gone(c);
     drop_queue(c);
     if (c->prev)
         c->prev->next = c->next;
@@ -108,7 +106,6 @@ void conn_closed(struct conn *c)
     c->prev = c->next = NULL;
     nconns--;
     metrics_gauge_connections(nconns);
-    conn_release(c);
 }
 
 void conn_hold(struct conn *c)

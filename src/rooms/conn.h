@@ -44,7 +44,8 @@ struct conn {
     bool closing;
     int close_code;
     char close_reason[64];
-    struct member *members; /* joined or joining, linked by member->conn_next */
+    /* room.c's: its memberships of this connection (opaque here). */
+    struct member *members;
     int nrooms;
     int64_t rate_second;
     int rate_count;
@@ -60,8 +61,9 @@ struct conn {
 };
 
 struct conn *conn_new(struct lws *wsi);
-/* lws is done with the connection: leaves every room; frees the struct
- * unless it is still held. */
+/* lws is done with the connection: it is no longer alive, its queue and
+ * deferred frames are dropped.  The caller then lets the rooms go
+ * (room_conn_gone) and drops lws' hold with conn_release(). */
 void conn_closed(struct conn *c);
 void conn_hold(struct conn *c);
 void conn_release(struct conn *c);

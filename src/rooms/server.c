@@ -292,8 +292,11 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
 
     case LWS_CALLBACK_CLOSED:
         if (pss->conn) {
-            conn_closed(pss->conn);
+            struct conn *c = pss->conn;
             pss->conn = NULL;
+            conn_closed(c);
+            room_conn_gone(c);
+            conn_release(c); /* lws' own hold */
         }
         return 0;
 
