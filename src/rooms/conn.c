@@ -24,6 +24,33 @@ struct held {
 
 static struct conn *all;
 static conn_input_fn input_handler;
+
+/* Queue items are recycled: fan-out queues one per member per message,
+ * which would otherwise be a malloc/free pair per delivered copy. */
+static struct qitem *qfree;
+static size_t nqfree;
+#define QFREE_MAX 65536
+
+static struct qitem *qitem_get(void)
+{
+    struct qitem *q = qfree;
+    if (!q)
+        return xmalloc(sizeof *q);
+    qfree = q->next;
+    nqfree--;
+    return q;
+}
+
+static void qitem_put(struct qitem *q)
+{
+    if (nqfree >= QFREE_MAX) {
+        free(q);
+        return;
+    }
+    q->next = qfree;
+    qfree = q;
+    nqfree++;
+}
 static int nconns;
 static uint64_t next_id = 1;
 
@@ -50,7 +77,7 @@ static void drop_queue(struct conn *c)
     while (q) {
         struct qitem *n = q->next;
         frame_unref(q->frame);
-        free(q);
+        qitem_put(q);
         q = n;
     }
     c->qhead = c->qtail = NULL;
@@ -158,7 +185,7 @@ void conn_send_frame(struct conn *c, struct frame *f)
         conn_close(c, 1013, "slow reader");
         return;
     }
-    struct qitem *q = xmalloc(sizeof *q);
+    struct qitem *q = qitem_get();
     q->frame = frame_ref(f);
     q->next = NULL;
     if (c->qtail)
@@ -201,12 +228,15 @@ int conn_on_writable(struct conn *c)
         c->ping_due = false;
         if (lws_write(c->wsi, ping + LWS_PRE, 4, LWS_WRITE_PING) < 4)
             return -1;
-        if (lws_send_pipe_choked(c->wsi)) {
+        if (lws_partial_buffered(c->wsi)) {
             if (c->qhead)
                 want_writable(c);
             return 0;
         }
     }
+    /* Several frames per callback, each its own write: lws_partial_buffered()
+     * says when the socket took less (no system call, unlike
+     * lws_send_pipe_choked(), which polls the socket every time). */
     for (int n = 0; c->qhead && n < 32; n++) {
         struct qitem *q = c->qhead;
         struct frame *f = q->frame;
@@ -218,9 +248,9 @@ int conn_on_writable(struct conn *c)
             c->qtail = NULL;
         c->qbytes -= f->len;
         frame_unref(f);
-        free(q);
+        qitem_put(q);
         metrics_count_out();
-        if (lws_send_pipe_choked(c->wsi))
+        if (lws_partial_buffered(c->wsi))
             break;
     }
     if (c->qhead)
