@@ -58,6 +58,7 @@ struct client {
     int64_t joined_us;
     int close_code;
     int sent;
+    int refused; /* sends answered with an error (rate_limited ...) */
 };
 
 static struct {
@@ -258,7 +259,10 @@ static void on_text(struct client *c, const char *s)
         c->state = S_JOINED;
         joined_now++;
     } else if (strncmp(s, "{\"type\":\"error\"", 15) == 0) {
-        fprintf(stderr, "ws-load: client %d: %s\n", c->index, s);
+        if (c->sender)
+            c->refused++; /* a send that was never posted */
+        if (c->refused < 3)
+            fprintf(stderr, "ws-load: client %d: %s\n", c->index, s);
     }
 }
 
@@ -393,7 +397,11 @@ static void on_send(lws_sorted_usec_list_t *sul)
         return;
     int64_t now = now_us();
     /* Senders take turns; the schedule is absolute, so a late tick sends
-     * what was due instead of drifting. */
+     * what was due instead of drifting, but a loop that was starved for
+     * more than a second drops what it missed rather than burst it (the
+     * daemon's per-connection rate limit would refuse the burst). */
+    if (now - next_send_us > 1000000)
+        next_send_us = now;
     while (next_send_us <= now) {
         struct client *c = &clients[nclients - opt.senders + (int)(sends_total % opt.senders)];
         if (c->state == S_JOINED && !c->out_pending) {
@@ -622,14 +630,24 @@ int main(int argc, char **argv)
         run_until(NULL, opt.duration);
         sending = false; /* stop sending; keep measuring what is in flight */
         lws_sul_cancel(&send_sul);
-        int64_t posted = 0;
-        for (int i = opt.members; i < nclients; i++)
+        int64_t posted = 0, refused = 0;
+        for (int i = opt.members; i < nclients; i++) {
             posted += clients[i].sent;
+            refused += clients[i].refused;
+        }
+        posted -= refused;
         expected_copies = posted * joined;
         sending = true; /* latencies of the tail still count */
         run_until(all_delivered, 15);
         sending = false;
         double dcpu = cpu_of(opt.daemon_pid) - d0, scpu = cpu_self_s() - s0;
+        /* Refusals that came during the drain. */
+        posted += refused;
+        refused = 0;
+        for (int i = opt.members; i < nclients; i++)
+            refused += clients[i].refused;
+        posted -= refused;
+        expected_copies = posted * joined;
         int64_t got = 0, dups = 0, gaps = 0;
         for (int i = 0; i < nclients; i++) {
             got += clients[i].received;
@@ -637,12 +655,14 @@ int main(int argc, char **argv)
             gaps += clients[i].gaps;
         }
         printf("scenario=fanout label=\"%s\" members=%d senders=%d rate=%.1f duration_s=%d "
-               "joined=%d posted=%" PRId64 " copies=%" PRId64 " missing=%" PRId64
+               "joined=%d posted=%" PRId64 " refused=%" PRId64 " copies=%" PRId64
+               " missing=%" PRId64
                " duplicates=%" PRId64 " out_of_order=%" PRId64
                " p50_ms=%.1f p99_ms=%.1f max_ms=%.1f "
                "daemon_cpu_s=%.2f client_cpu_s=%.2f daemon_us_per_copy=%.2f "
                "client_us_per_copy=%.2f failed=%d\n",
-               opt.label, opt.members, opt.senders, opt.rate, opt.duration, joined, posted, got,
+               opt.label, opt.members, opt.senders, opt.rate, opt.duration, joined, posted,
+               refused, got,
                expected_copies - got > 0 ? expected_copies - got : 0, dups, gaps,
                percentile(hist, hcount, 0.5), percentile(hist, hcount, 0.99),
                (double)hmax_us / 1000.0, dcpu, scpu, got ? dcpu * 1e6 / (double)got : 0,

@@ -448,12 +448,14 @@ static void resync_done(PGresult *res, void *arg)
     free(name);
     if (!r || !res || PQresultStatus(res) != PGRES_TUPLES_OK)
         return;
-    /* Users no longer listed anywhere leave; newly listed ones join. */
+    /* Users no longer listed anywhere leave; newly listed ones join.  Users
+     * connected here stay whatever the table says: this node knows them
+     * first-hand, and their row may be written after this read. */
     int n = PQntuples(res);
     struct present *p = r->present, *next;
     for (; p; p = next) {
         next = p->next;
-        bool listed = false;
+        bool listed = *local_find(r, p->id) != NULL;
         for (int i = 0; i < n && !listed; i++)
             listed = strtoll(PQgetvalue(res, i, 1), NULL, 10) == p->id;
         if (!listed) {
