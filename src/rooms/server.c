@@ -341,7 +341,10 @@ static int callback_ws(struct lws *wsi, enum lws_callback_reasons reason, void *
 }
 
 static const struct lws_protocols protocols[] = {
-    { "pitchey-rooms", callback_ws, sizeof(struct pss), 0, 0, NULL, 0 },
+    /* rx_buffer_size: lws keeps one per connection that ever sent a frame;
+     * client frames are small (joins, sends), bigger ones arrive in
+     * pieces that RECEIVE puts together. */
+    { "pitchey-rooms", callback_ws, sizeof(struct pss), 1024, 0, NULL, 0 },
     { "pitchey-pg", NULL, 0, 0, 0, NULL, 0 }, /* filled from pg_protocol */
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
