@@ -176,8 +176,14 @@ static int serve_http(struct lws *wsi, struct pss *pss, const char *uri)
 {
     if (strcmp(uri, "/metrics") != 0)
         return http_error(wsi, pss, HTTP_STATUS_NOT_FOUND, "not_found", "no such path");
+    /* A request relayed by a front server (which says so in these headers,
+     * as the shipped nginx and Apache setups do) comes from the front
+     * server's address, which [metrics] allow may well include: refuse it,
+     * so the figures stay unpublished even if a front server's rule slips. */
+    bool relayed = lws_hdr_total_length(wsi, WSI_TOKEN_X_FORWARDED_FOR) > 0 ||
+                   lws_hdr_custom_length(wsi, "forwarded:", 10) > 0;
     struct sockaddr_storage ss;
-    if (!peer_address(wsi, &ss) ||
+    if (relayed || !peer_address(wsi, &ss) ||
         !access_addr_allowed(daemon_state.cfg->metrics.allow, (struct sockaddr *)&ss)) {
         metrics_count_error("forbidden");
         return http_error(wsi, pss, HTTP_STATUS_FORBIDDEN, "forbidden",

@@ -1059,6 +1059,25 @@ START_TEST(metrics_only_from_allowed_addresses)
     free(body);
     ck_assert_int_eq(wsc_http_get(port, "/nothing", "127.0.0.1", &body), 404);
     free(body);
+    /* Relayed by a front server (it says so): refused whatever the peer. */
+    ck_assert_int_eq(wsc_http_get_ex(port, "/metrics", "127.0.0.1",
+                                     "X-Forwarded-For: 203.0.113.9\r\n", &body),
+                     403);
+    free(body);
+    ck_assert_int_eq(wsc_http_get_ex(port, "/metrics", "127.0.0.1",
+                                     "Forwarded: for=203.0.113.9\r\n", &body),
+                     403);
+    free(body);
+    /* The attack of issue 9 through nginx: never the figures. */
+    const char *u = it_env("PITCHEY_TEST_URL");
+    int nginx = atoi(strrchr(u, ':') + 1);
+    const char *tricks[] = { "/ws#/../metrics", "/ws/../metrics", "/ws%2F..%2Fmetrics" };
+    for (int i = 0; i < 3; i++) {
+        int st = wsc_http_get_ex(nginx, tricks[i], "127.0.0.1", NULL, &body);
+        ck_assert_msg(st != 200 && (!body || !strstr(body, "pitchey_rooms")),
+                      "%s through nginx: %d", tricks[i], st);
+        free(body);
+    }
 }
 END_TEST
 

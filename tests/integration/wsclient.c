@@ -379,6 +379,12 @@ int wsc_pings(const struct wsc *c)
 
 int wsc_http_get(int port, const char *path, const char *bind_addr, char **body)
 {
+    return wsc_http_get_ex(port, path, bind_addr, NULL, body);
+}
+
+int wsc_http_get_ex(int port, const char *path, const char *bind_addr, const char *headers,
+                    char **body)
+{
     if (body)
         *body = NULL;
     int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -404,8 +410,8 @@ int wsc_http_get(int port, const char *path, const char *bind_addr, char **body)
     }
     char req[1024];
     int n = snprintf(req, sizeof req,
-                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n",
-                     path, port);
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s\r\n",
+                     path, port, headers ? headers : "");
     struct wsc c = { .fd = fd };
     int status = 0;
     if (write_all(fd, req, (size_t)n) == 0) {

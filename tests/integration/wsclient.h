@@ -52,5 +52,9 @@ int wsc_pings(const struct wsc *c);
  * any).  Returns the status (0: no answer) and the body (malloc'd) in
  * *body if given. */
 int wsc_http_get(int port, const char *path, const char *bind_addr, char **body);
+/* The same with extra header lines ("Name: value\r\n" each, or NULL) and
+ * the request target sent exactly as given. */
+int wsc_http_get_ex(int port, const char *target, const char *bind_addr, const char *headers,
+                    char **body);
 
 #endif
