@@ -1,5 +1,5 @@
-/* conn: one WebSocket client: who it is, its bounded send queue, its rooms,
- * its rate limit and how it ends.
+/* conn: one WebSocket client: who it is, its bounded send queue, its
+ * deferred input, its rate limit and how it ends.
  *
  * The struct outlives the lws connection while asynchronous work (a token
  * lookup, a join, a send) still refers to it: conn_hold()/conn_release()
