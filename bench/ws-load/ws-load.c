@@ -638,7 +638,7 @@ int main(int argc, char **argv)
         posted -= refused;
         expected_copies = posted * joined;
         sending = true; /* latencies of the tail still count */
-        run_until(all_delivered, 15);
+        run_until(all_delivered, 30); /* copies still due after this are "missing" */
         sending = false;
         double dcpu = cpu_of(opt.daemon_pid) - d0, scpu = cpu_self_s() - s0;
         /* Refusals that came during the drain. */
@@ -667,8 +667,12 @@ int main(int argc, char **argv)
                percentile(hist, hcount, 0.5), percentile(hist, hcount, 0.99),
                (double)hmax_us / 1000.0, dcpu, scpu, got ? dcpu * 1e6 / (double)got : 0,
                got ? scpu * 1e6 / (double)got : 0, failed_conns);
+        int last = -1;
+        for (int w = 0; w < WINDOWS; w++)
+            if (wcount[w])
+                last = w;
         printf("windows(5s):");
-        for (int w = 0; w < WINDOWS && wcount[w]; w++)
+        for (int w = 0; w <= last; w++)
             printf(" [%d-%ds p50=%.1f p99=%.1f]", w * 5, w * 5 + 5,
                    percentile(whist[w], wcount[w], 0.5), percentile(whist[w], wcount[w], 0.99));
         printf("\n");
