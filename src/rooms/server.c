@@ -121,15 +121,21 @@ static int http_answer(struct lws *wsi, struct pss *pss, unsigned status, const 
     return 0;
 }
 
+/* The API's error body. */
+static void http_error_body(struct buf *b, const char *code, const char *message)
+{
+    buf_append_str(b, "{\"error\":{\"code\":");
+    proto_append_string(b, code);
+    buf_append_str(b, ",\"message\":");
+    proto_append_string(b, message);
+    buf_append_str(b, "}}");
+}
+
 static int http_error(struct lws *wsi, struct pss *pss, unsigned status, const char *code,
                       const char *message)
 {
     struct buf b = BUF_INIT;
-    buf_append_str(&b, "{\"error\":{\"code\":");
-    proto_append_string(&b, code);
-    buf_append_str(&b, ",\"message\":");
-    proto_append_string(&b, message);
-    buf_append_str(&b, "}}");
+    http_error_body(&b, code, message);
     return http_answer(wsi, pss, status, "application/json; charset=utf-8", &b);
 }
 
@@ -139,11 +145,7 @@ static int http_error_now(struct lws *wsi, unsigned status, const char *code,
                           const char *message)
 {
     struct buf b = BUF_INIT;
-    buf_append_str(&b, "{\"error\":{\"code\":");
-    proto_append_string(&b, code);
-    buf_append_str(&b, ",\"message\":");
-    proto_append_string(&b, message);
-    buf_append_str(&b, "}}");
+    http_error_body(&b, code, message);
     unsigned char out[LWS_PRE + 1024], *start = out + LWS_PRE, *p = start,
                                        *end = out + sizeof out - 1;
     int rc = -1;
