@@ -39,6 +39,7 @@ struct cache_stats {
     uint64_t sets;
     uint64_t errors;
     uint64_t timeouts;
+    uint64_t server_failures; /* a server refused, dead or disabled (not a timeout) */
     uint64_t bypassed;   /* calls skipped while the breaker was open */
     uint64_t breaker_opens;
     uint64_t resets;     /* handle rebuilt after errors */
@@ -49,6 +50,10 @@ void cache_free(struct cache *c);
 bool cache_enabled(const struct cache *c);
 /* True while calls are being skipped (breaker open) or no server works. */
 bool cache_bypassing(struct cache *c);
+/* While on, calls are made even when the breaker is open (a write's tag
+ * bumps: a missed bump costs correctness, a tried one a millisecond; a
+ * success closes the breaker). */
+void cache_set_insist(struct cache *c, bool on);
 
 enum cache_result cache_get(struct cache *c, const char *key, struct cache_value *out);
 /* Fetches n keys in one round trip; out[i].data stays NULL for misses.
