@@ -31,6 +31,33 @@ bool access_origin_allowed(const char *list, const char *origin)
     return false;
 }
 
+/* The host part of "host[:port]" or "[v6]:port": start and length. */
+static void host_part(const char *s, const char **h, size_t *n)
+{
+    if (*s == '[') {
+        const char *end = strchr(s, ']');
+        *h = s;
+        *n = end ? (size_t)(end - s + 1) : strlen(s);
+        return;
+    }
+    *h = s;
+    *n = strcspn(s, ":/");
+}
+
+bool access_same_host(const char *origin, const char *host)
+{
+    if (!origin || !host || !*host)
+        return false;
+    const char *sep = strstr(origin, "://");
+    if (!sep)
+        return false;
+    const char *oh, *hh;
+    size_t on, hn;
+    host_part(sep + 3, &oh, &on);
+    host_part(host, &hh, &hn);
+    return on > 0 && on == hn && strncasecmp(oh, hh, on) == 0;
+}
+
 struct net {
     int family;            /* AF_INET or AF_INET6 */
     unsigned char addr[16];

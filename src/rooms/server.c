@@ -215,7 +215,16 @@ static int confirm_upgrade(struct lws *wsi)
         if (olen >= (int)sizeof buf || lws_hdr_copy(wsi, buf, sizeof buf, WSI_TOKEN_ORIGIN) <= 0)
             buf[0] = '\0'; /* too long to be a configured origin */
     }
-    if (!access_origin_allowed(daemon_state.cfg->http.cors_origins, origin)) {
+    /* A page of this site: its origin names the host the client asked for
+     * (X-Forwarded-Host when a front server says so, else Host). */
+    char host[256] = "";
+    if (origin && (lws_hdr_custom_copy(wsi, host, sizeof host, "x-forwarded-host:", 17) > 0 ||
+                   lws_hdr_copy(wsi, host, sizeof host, WSI_TOKEN_HOST) > 0)) {
+        /* the first of a comma-separated list is the client's */
+        host[strcspn(host, ", ")] = '\0';
+    }
+    if (!access_same_host(origin, host) &&
+        !access_origin_allowed(daemon_state.cfg->http.cors_origins, origin)) {
         log_info("component=rooms event=origin_refused");
         metrics_count_drop("origin");
         return http_error_now(wsi, HTTP_STATUS_FORBIDDEN, "forbidden",

@@ -1101,6 +1101,16 @@ START_TEST(upgrade_only_from_configured_origins)
         ck_assert_msg(w != NULL, "configured origin refused: %d", status);
         sync_ping(w, true);
         wsc_free(w);
+        /* A page of this site (the host it asked for): no need to list it. */
+        const char *self[] = { "Origin: http://127.0.0.1:1", NULL };
+        w = wsc_connect(urls[i], self, 0, &status);
+        ck_assert_msg(w != NULL, "same-host origin refused: %d", status);
+        wsc_free(w);
+        const char *fwd[] = { "Origin: https://pitchey.example", "X-Forwarded-Host: pitchey.example",
+                              NULL };
+        w = wsc_connect(urls[i], fwd, 0, &status);
+        ck_assert_msg(w != NULL, "forwarded same-host origin refused: %d", status);
+        wsc_free(w);
         w = wsc_connect(urls[i], NULL, 0, &status); /* no Origin: not a browser */
         ck_assert_msg(w != NULL, "no Origin refused: %d", status);
         sync_ping(w, true);

@@ -84,6 +84,23 @@ START_TEST(origins)
 }
 END_TEST
 
+START_TEST(same_host)
+{
+    ck_assert(access_same_host("http://pitchey.example", "pitchey.example"));
+    ck_assert(access_same_host("https://Pitchey.Example", "pitchey.example:443"));
+    ck_assert(access_same_host("http://127.0.0.1:8080", "127.0.0.1"));
+    ck_assert(access_same_host("http://[::1]:8080", "[::1]:8081"));
+    ck_assert(!access_same_host("http://evil.example", "pitchey.example"));
+    ck_assert(!access_same_host("http://pitchey.example.evil", "pitchey.example"));
+    ck_assert(!access_same_host("http://pitchey.exampl", "pitchey.example"));
+    ck_assert(!access_same_host("null", "pitchey.example"));
+    ck_assert(!access_same_host("http://pitchey.example", ""));
+    ck_assert(!access_same_host("http://pitchey.example", NULL));
+    ck_assert(!access_same_host(NULL, "pitchey.example"));
+    ck_assert(!access_same_host("http://", ""));
+}
+END_TEST
+
 static Suite *access_suite(void)
 {
     Suite *s = suite_create("rooms_access");
@@ -91,6 +108,7 @@ static Suite *access_suite(void)
     tcase_add_test(t, cidr_lists);
     tcase_add_test(t, cidr_list_check);
     tcase_add_test(t, origins);
+    tcase_add_test(t, same_host);
     suite_add_tcase(s, t);
     return s;
 }
