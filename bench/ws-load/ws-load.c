@@ -85,7 +85,8 @@ static struct client *clients;
 static int nclients;
 static volatile sig_atomic_t interrupted;
 static lws_sorted_usec_list_t ramp_sul, send_sul;
-static int started, open_now, joined_now, failed_conns, closed_conns;
+static int started, open_now, joined_now, failed_conns, closed_conns, replayed_now;
+static int64_t received_total; /* counters, so loop conditions cost O(1) */
 static bool sending;
 static int64_t send_interval_us, next_send_us, sends_total;
 
@@ -236,6 +237,7 @@ static void on_text(struct client *c, const char *s)
                 c->gaps += seq - c->last_seq - 1;
             c->last_seq = seq;
             c->received++;
+            received_total++;
             if (opt.scenario == FANOUT && sending) {
                 /* data comes back as jsonb text: {"k": 1, "n": 2, "t": 3} */
                 int64_t t = num_after(s, "\"t\": ");
@@ -243,8 +245,10 @@ static void on_text(struct client *c, const char *s)
                     observe(now_us() - t);
             }
         }
-        if (c->replay_left > 0 && seq <= c->joined_seq && --c->replay_left == 0)
+        if (c->replay_left > 0 && seq <= c->joined_seq && --c->replay_left == 0) {
             c->replay_complete = true;
+            replayed_now++;
+        }
     } else if (strncmp(s, "{\"type\":\"joined\"", 16) == 0) {
         c->joined_seq = num_after(s, ",\"seq\":");
         c->last_seq = c->joined_seq;
@@ -254,6 +258,7 @@ static void on_text(struct client *c, const char *s)
             c->last_seq = opt.since; /* the replay fills it in */
         } else {
             c->replay_complete = true;
+            replayed_now++;
         }
         c->joined_us = now_us();
         c->state = S_JOINED;
@@ -435,29 +440,18 @@ static bool all_open(void)
 
 static bool all_joined(void)
 {
-    int n = 0;
-    for (int i = 0; i < nclients; i++)
-        if (clients[i].state == S_JOINED)
-            n++;
-    return n + failed_conns + closed_conns >= nclients;
+    return joined_now + failed_conns + closed_conns >= nclients;
 }
 
 static bool all_replayed(void)
 {
-    for (int i = 0; i < nclients; i++)
-        if (clients[i].state != S_FAILED && clients[i].state != S_CLOSED &&
-            !(clients[i].state == S_JOINED && clients[i].replay_complete))
-            return false;
-    return true;
+    return replayed_now + failed_conns + closed_conns >= nclients;
 }
 
 static int64_t expected_copies;
 static bool all_delivered(void)
 {
-    int64_t got = 0;
-    for (int i = 0; i < nclients; i++)
-        got += clients[i].received;
-    return got >= expected_copies;
+    return received_total >= expected_copies;
 }
 
 static void on_signal(int sig)
@@ -621,6 +615,7 @@ int main(int argc, char **argv)
             clients[i].dups = 0;
             clients[i].gaps = 0;
         }
+        received_total = 0;
         send_interval_us = (int64_t)(1e6 / (opt.rate * opt.senders));
         double d0 = cpu_of(opt.daemon_pid), s0 = cpu_self_s();
         phase_start_us = now_us();
