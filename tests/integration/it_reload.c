@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "harness.h"
+#include "wsclient.h"
 
 #define LOADERS 4
 
@@ -178,6 +179,60 @@ START_TEST(the_socket_outlives_the_pool)
 }
 END_TEST
 
+/* The rooms daemon's pid, from the stack's records. */
+static int rooms_pid(void)
+{
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "awk '$1 == \"rooms\" { p = $2 } END { print p }' '%s/pids'",
+             it_env("PITCHEY_STACK_DIR"));
+    char *out = it_run(cmd, NULL);
+    int pid = atoi(out);
+    free(out);
+    ck_assert_int_gt(pid, 0);
+    return pid;
+}
+
+static struct wsc *ws_open(void)
+{
+    int status = 0;
+    struct wsc *c = wsc_connect(it_env("PITCHEY_TEST_WS_URL"), NULL, 0, &status);
+    ck_assert_msg(c != NULL, "no WebSocket through nginx (status %d)", status);
+    return c;
+}
+
+START_TEST(rooms_survive_hup_and_restart_with_1001)
+{
+    struct wsc *c = ws_open();
+    wsc_sendf(c, "{\"type\":\"join\",\"room\":\"lobby\"}");
+    struct json_object *j = wsc_expect(c, "joined", 5000, NULL);
+    ck_assert_msg(j != NULL, "no joined");
+    json_object_put(j);
+    /* HUP: the daemon stays (it used to die with status 129), the client
+     * stays connected and is still served. */
+    int pid = rooms_pid();
+    ck_assert_int_eq(kill(pid, SIGHUP), 0);
+    it_sleep_ms(500);
+    ck_assert_int_eq(kill(pid, 0), 0);
+    ck_assert_int_eq(wsc_close_code(c), 0);
+    wsc_sendf(c, "{\"type\":\"leave\",\"room\":\"lobby\"}");
+    wsc_sendf(c, "{\"type\":\"join\",\"room\":\"lobby\"}");
+    j = wsc_expect(c, "joined", 5000, NULL);
+    ck_assert_msg(j != NULL, "no joined after HUP");
+    json_object_put(j);
+    /* A restart tells the client to come back (1001), and it can. */
+    ck_assert_int_eq(it_stack("rooms-stop", NULL), 0);
+    ck_assert_int_eq(wsc_wait_close(c, 5000), 1001);
+    wsc_free(c);
+    ck_assert_int_eq(it_stack("rooms-start", NULL), 0);
+    c = ws_open();
+    wsc_sendf(c, "{\"type\":\"join\",\"room\":\"lobby\"}");
+    j = wsc_expect(c, "joined", 5000, NULL);
+    ck_assert_msg(j != NULL, "no joined after the restart");
+    json_object_put(j);
+    wsc_free(c);
+}
+END_TEST
+
 static Suite *reload_suite(void)
 {
     Suite *s = suite_create("reload");
@@ -185,6 +240,7 @@ static Suite *reload_suite(void)
     tcase_set_timeout(t, 90);
     tcase_add_test(t, restart_reload_and_new_binary_fail_nothing);
     tcase_add_test(t, the_socket_outlives_the_pool);
+    tcase_add_test(t, rooms_survive_hup_and_restart_with_1001);
     suite_add_tcase(s, t);
     return s;
 }
