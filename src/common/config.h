@@ -44,6 +44,7 @@ struct config {
     struct {
         int workers;
         int max_requests;
+        int max_rss_mb;
         int housekeeping_ms;
         int view_flush_ms;
         int view_flush_batch;
@@ -55,6 +56,7 @@ struct config {
         int login_max_failures;
         int login_window_s;
         int hash_concurrency;
+        int hash_wait_ms;
         long hash_opslimit;
         long hash_memlimit;
     } auth;
