@@ -49,6 +49,10 @@
  * (common/wakeup.h), so a store on this host wakes it at once; it looks
  * again at least this often, for stores made on other hosts. */
 #define WAIT_STEP_US 2000
+/* How long after memcached trouble a worker reads the epoch at every
+ * lookup: longer than libmemcached takes to retry a dead server (retry 1 s,
+ * dead 2 s), and at least the cache breaker's cool-down plus 2 s. */
+#define CAREFUL_US 5000000
 
 DB_STMT(edge_epoch_read, "SELECT epoch FROM cache_epoch WHERE id = 1");
 DB_STMT(edge_epoch_bump, "UPDATE cache_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch");
@@ -74,6 +78,9 @@ static struct {
     size_t npending;
     struct edge_stats stats;
     struct memo *memo;        /* identity bodies of gzip'd entries, by ETag */
+    bool cache_trouble;       /* bypassed memcached since the last lookup */
+    uint64_t errors_seen;     /* the client's error count at the last lookup */
+    int64_t careful_until_us; /* until then, read the epoch at every lookup */
     struct wakeup *wake;      /* NULL: no runtime dir, waiters poll */
     bool wake_tried;
 } S;
@@ -373,8 +380,29 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
     if (S.epoch != 0 && clock_mono_us() - S.epoch_read_us > 2 * EPOCH_POLL_US)
         (void)read_epoch(app);
     if (cache_bypassing(app->cache) || !ensure_epoch(app)) {
+        S.cache_trouble = true;
         to_bypass(ctx);
         return EDGE_MISS;
+    }
+    /* After memcached trouble (errors, or the breaker open), other workers
+     * may still fail to reach a server this one reaches again (libmemcached
+     * retries a dead server after seconds, not at once), so their bumps
+     * land only in the epoch.  For a while this worker reads the epoch
+     * before every lookup instead of twice a second: one Postgres round
+     * trip per cached request, for a few seconds after an outage, buys
+     * read-your-writes with no window. */
+    struct cache_stats cst;
+    cache_get_stats(app->cache, &cst);
+    int64_t now_us = clock_mono_us();
+    if (S.cache_trouble || cst.errors != S.errors_seen) {
+        S.errors_seen = cst.errors;
+        S.cache_trouble = false;
+        int64_t careful = (int64_t)app->cfg.cache.breaker_cooldown_ms * 1000 + 2000000;
+        S.careful_until_us = now_us + (careful > CAREFUL_US ? careful : CAREFUL_US);
+    }
+    if (now_us < S.careful_until_us) {
+        S.stats.careful_epoch_reads++;
+        (void)read_epoch(app);
     }
     ctx->epoch = S.epoch;
     const char *prefix = app->cfg.cache.prefix;
@@ -662,18 +690,26 @@ void edge_invalidate(struct app *app, const char *const *tags, size_t ntags)
     bool failed = false;
     if (!cache_enabled(app->cache))
         return; /* no cache, nothing to forget */
-    if (cache_bypassing(app->cache)) {
-        failed = true;
-    } else {
-        for (size_t i = 0; i < ntags; i++) {
-            char key[CACHE_KEY_MAX + 1];
-            cache_key_build(key, app->cfg.cache.prefix, S.epoch, CACHE_KEY_TAG, tags[i]);
-            if (cache_tag_bump(app->cache, key, tag_ttl(app)) != CACHE_OK)
-                failed = true;
-            else
-                S.stats.invalidations++;
+    /* Bumps are tried even while this worker's breaker is open: memcached
+     * may be back for the readers already, and a bump recorded only in
+     * the epoch leaves them serving the old entry until their next epoch
+     * read.  A first failure while the breaker is open ends the attempt
+     * (a hung server would cost a timeout per call): the epoch covers the
+     * rest. */
+    bool was_open = cache_bypassing(app->cache);
+    cache_set_insist(app->cache, true);
+    for (size_t i = 0; i < ntags; i++) {
+        char key[CACHE_KEY_MAX + 1];
+        cache_key_build(key, app->cfg.cache.prefix, S.epoch, CACHE_KEY_TAG, tags[i]);
+        if (cache_tag_bump(app->cache, key, tag_ttl(app)) != CACHE_OK) {
+            failed = true;
+            if (was_open)
+                break;
+        } else {
+            S.stats.invalidations++;
         }
     }
+    cache_set_insist(app->cache, false);
     if (failed)
         bump_epoch(app, "tag_bump_failed");
     /* Warm the default first pages of the lists, the pages nearly every
