@@ -71,24 +71,30 @@ static uint64_t parse_u64(const char *s)
     return s ? strtoull(s, NULL, 10) : 0;
 }
 
-static void publish_epoch(struct app *app)
+/* The copy in memcached is "<epoch> <wall ms of the Postgres read>"
+ * (doc/cache-format.md).  It is written after every read, not only on a
+ * change: the nginx fast path trusts a copy only while that read is under a
+ * second old, which is how long a worker trusts its own. */
+static void publish_epoch(struct app *app, int64_t read_wall_ms)
 {
-    if (S.epoch == 0 || S.epoch == S.epoch_published || cache_bypassing(app->cache))
+    if (S.epoch == 0 || cache_bypassing(app->cache))
         return;
-    char key[CACHE_KEY_MAX + 1], text[24];
+    char key[CACHE_KEY_MAX + 1], text[48];
     cache_key_epoch(key, app->cfg.cache.prefix);
-    int n = snprintf(text, sizeof text, "%" PRIu64, S.epoch);
+    int n = snprintf(text, sizeof text, "%" PRIu64 " %" PRId64, S.epoch, read_wall_ms);
     if (cache_set(app->cache, key, text, (size_t)n, 0, 0) == CACHE_OK)
         S.epoch_published = S.epoch;
 }
 
-static void set_epoch(struct app *app, uint64_t epoch)
+static void set_epoch(struct app *app, uint64_t epoch, int64_t read_wall_ms)
 {
     if (epoch != S.epoch && S.epoch != 0)
         log_info("event=cache_epoch old=%" PRIu64 " new=%" PRIu64, S.epoch, epoch);
     if (epoch > S.epoch || S.epoch == 0)
         S.epoch = epoch;
-    publish_epoch(app);
+    /* Only what Postgres said now: a worker still behind must not publish. */
+    if (S.epoch == epoch)
+        publish_epoch(app, read_wall_ms);
 }
 
 static bool read_epoch(struct app *app)
@@ -96,12 +102,13 @@ static bool read_epoch(struct app *app)
     PGresult *r = NULL;
     struct db_error err;
     S.epoch_read_us = clock_mono_us();
+    int64_t read_wall_ms = clock_wall_us() / 1000;
     if (db_query(app->db, &edge_epoch_read, 0, NULL, DB_IDEMPOTENT, &r, &err) != DB_OK) {
         PQclear(r);
         return false;
     }
     if (PQntuples(r) == 1)
-        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)));
+        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)), read_wall_ms);
     PQclear(r);
     return true;
 }
@@ -134,7 +141,7 @@ static void bump_epoch(struct app *app, const char *why)
     }
     S.stats.epoch_bumps++;
     if (PQntuples(r) == 1)
-        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)));
+        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)), clock_wall_us() / 1000);
     PQclear(r);
     log_info("event=cache_epoch_bump why=%s epoch=%" PRIu64, why, S.epoch);
 }
