@@ -1,0 +1,638 @@
+-- pitchey_fastpath: nginx answers cached anonymous GETs from memcached itself.
+--
+-- It makes exactly the decision a pitchey-api worker makes on a cacheable
+-- route (src/api/edge.c), from the formats of doc/cache-format.md: the same
+-- normalised key, the same server (libmemcached's ketama over the same list),
+-- one multi-get of the entry and its tag's generation from that server, the
+-- same checks (format version, generations, soft expiry).  A fresh, valid
+-- entry is answered here with the pool's headers (ETag/304, gzip).  Anything
+-- else -- a miss, a stale or foreign entry, a missing tag, a parameter this
+-- file does not know, a token, an Origin, a memcached error or timeout, an
+-- epoch not known fresh -- returns without answering, and the request goes
+-- on to the pool unchanged.  The pool alone stores, refreshes and locks.
+--
+-- The cache epoch (part of every entry key) is what the workers publish in
+-- memcached: "<epoch> <wall ms of their Postgres read>".  A copy is used only
+-- while that read is under EPOCH_MAX_AGE_MS old, so nginx never trusts an
+-- epoch longer than a worker trusts its own (API.md: the 1-second bound).
+--
+-- Counters live in the shared dict (lua_shared_dict pitchey_fastpath) and are
+-- shown as JSON at GET /pitchey-fastpath/stats, to loopback clients only.
+
+local ffi = require("ffi")
+local bit = require("bit")
+local memcached = require("nginx.memcached")
+
+local band, bor, bxor, lshift, rshift, tobit = bit.band, bit.bor, bit.bxor, bit.lshift,
+    bit.rshift, bit.tobit
+local byte, sub, find, format = string.byte, string.sub, string.find, string.format
+local ngx = ngx
+
+local _M = { _VERSION = "1" }
+
+-- The one number both sides check: entry byte 2 and the "v<N>" of every key.
+local FORMAT_VERSION = 1
+local KEY_MAX = 250
+local PREFIX_MAX = 64
+local POINTS_PER_SERVER = 100            -- libmemcached MEMCACHED_POINTS_PER_SERVER
+local DEFAULT_PORT = 11211
+local EPOCH_MAX_AGE_MS = 900             -- workers trust theirs for 1 s at most
+local EPOCH_POLL_S = 0.2
+local SERVER_RETRY_S = 1                 -- a failed server is skipped this long
+local KEEPALIVE_MS, KEEPALIVE_POOL = 30000, 64
+local STATUS_NAME = "pitchey-nginx"      -- RFC 9211 cache name
+local GENRES = {
+    action = true, animation = true, comedy = true, documentary = true, drama = true,
+    fantasy = true, horror = true, romance = true, ["sci-fi"] = true, thriller = true,
+    other = true,
+}
+
+ffi.cdef [[
+int crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
+                       unsigned long long inlen, const unsigned char *key, size_t keylen);
+void randombytes_buf(void *buf, size_t size);
+typedef struct pitchey_z_stream_s {
+    const unsigned char *next_in; unsigned int avail_in; unsigned long total_in;
+    unsigned char *next_out; unsigned int avail_out; unsigned long total_out;
+    const char *msg; void *state; void *zalloc; void *zfree; void *opaque;
+    int data_type; unsigned long adler; unsigned long reserved;
+} pitchey_z_stream;
+const char *zlibVersion(void);
+int inflateInit2_(pitchey_z_stream *strm, int windowBits, const char *version, int stream_size);
+int inflate(pitchey_z_stream *strm, int flush);
+int inflateEnd(pitchey_z_stream *strm);
+]]
+local sodium = ffi.load("sodium")
+local zlib = ffi.load("z")
+local u8p = ffi.typeof("const uint8_t *")
+local u64 = ffi.typeof("uint64_t")
+
+-- ------------------------------------------------------------------ state
+
+local C = nil            -- configuration (init)
+local ring = nil         -- ketama continuum: { values = {...}, index = {...} }
+local epoch, epoch_read_ms = nil, 0   -- per worker, from the poll timer
+local down_until = {}    -- server index -> ngx.now() until which it is skipped
+local dict = nil
+
+local function count(name, n)
+    if dict then dict:incr(name, n or 1, 0) end
+end
+
+-- ------------------------------------------------------------- config file
+
+-- Reads the [cache] and [api] settings the decision needs from pitchey.conf
+-- (the same file the workers read; defaults as in conf/pitchey.conf).
+local function read_config(path)
+    local cfg = {
+        servers = "127.0.0.1:11211", prefix = "pitchey", negative_ttl = 5, timeout_ms = 50,
+        cache_control = "public, max-age=60, s-maxage=300",
+    }
+    local fh, err = io.open(path, "r")
+    if not fh then
+        return nil, "cannot read " .. path .. ": " .. tostring(err)
+    end
+    local section = ""
+    for line in fh:lines() do
+        line = line:gsub("^%s+", ""):gsub("%s+$", "")
+        local s = line:match("^%[([%w_]+)%]$")
+        if s then
+            section = s
+        elseif line ~= "" and not line:match("^[;#]") then
+            local k, v = line:match("^([%w_]+)%s*=%s*(.-)$")
+            if k and section == "cache" then
+                if k == "servers" or k == "prefix" or k == "cache_control" then
+                    cfg[k] = v
+                elseif k == "negative_ttl" or k == "timeout_ms" then
+                    cfg[k] = tonumber(v) or cfg[k]
+                end
+            end
+        end
+    end
+    fh:close()
+    return cfg
+end
+
+-- ------------------------------------------------------------------- ketama
+
+-- libhashkit's one-at-a-time hash (libmemcached's default key hash).
+local function oaat(s)
+    local v = 0
+    for i = 1, #s do
+        v = tobit(v + byte(s, i))
+        v = tobit(v + lshift(v, 10))
+        v = bxor(v, rshift(v, 6))
+    end
+    v = tobit(v + lshift(v, 3))
+    v = bxor(v, rshift(v, 11))
+    v = tobit(v + lshift(v, 15))
+    if v < 0 then v = v + 4294967296 end
+    return v
+end
+
+local function parse_servers(list)
+    local servers = {}
+    for tok in list:gmatch("[^,%s]+") do
+        local host, port = tok:match("^(.*):(%d+)$")
+        if not host then host, port = tok, DEFAULT_PORT end
+        servers[#servers + 1] = { host = host, port = tonumber(port) }
+    end
+    return servers
+end
+
+-- The continuum libmemcached builds for MEMCACHED_DISTRIBUTION_CONSISTENT_KETAMA
+-- (unweighted): 100 points per server, "host:port-i" (or "host-i" on 11211)
+-- hashed with one-at-a-time, sorted.
+local function build_ring(servers)
+    local points = {}
+    for idx, s in ipairs(servers) do
+        for i = 0, POINTS_PER_SERVER - 1 do
+            local name = s.port == DEFAULT_PORT and format("%s-%d", s.host, i)
+                or format("%s:%d-%d", s.host, s.port, i)
+            points[#points + 1] = { oaat(name), idx }
+        end
+    end
+    table.sort(points, function(a, b) return a[1] < b[1] end)
+    local values, index = {}, {}
+    for i, p in ipairs(points) do
+        values[i], index[i] = p[1], p[2]
+    end
+    return { values = values, index = index, n = #servers }
+end
+
+-- Index (1-based) of the server libmemcached picks for key.
+local function server_for(key)
+    if ring.n <= 1 then return 1 end
+    local h = oaat(key)
+    local values = ring.values
+    local lo, hi = 1, #values + 1
+    while lo < hi do
+        local mid = math.floor((lo + hi) / 2)
+        if values[mid] < h then lo = mid + 1 else hi = mid end
+    end
+    if lo > #values then lo = 1 end
+    return ring.index[lo]
+end
+
+-- --------------------------------------------------------------------- keys
+
+local function safe(s)
+    return not find(s, "[^\33-\126]")
+end
+
+local function hex(s)
+    return (s:gsub(".", function(c) return format("%02x", byte(c)) end))
+end
+
+local hashbuf = ffi.new("unsigned char[16]")
+local function blake2b_128(s)
+    sodium.crypto_generichash(hashbuf, 16, s, #s, nil, 0)
+    return ffi.string(hashbuf, 16)
+end
+
+-- "<prefix>:v<format>:e<epoch>:<kind>:<name>" (tags: no epoch), as
+-- src/cache/key.c builds it.
+local function key_build(kind, name, ep)
+    local head
+    if kind == "t" or kind == "s" then
+        head = format("%s:v%d:%s:", C.prefix, FORMAT_VERSION, kind)
+    else
+        head = format("%s:v%d:e%s:%s:", C.prefix, FORMAT_VERSION, ep, kind)
+    end
+    if #head + #name <= KEY_MAX and safe(name) and byte(name, 1) ~= 35 then
+        return head .. name
+    end
+    return head .. "#" .. hex(blake2b_128(name))
+end
+
+local function cut_prefix(p)
+    local n = 0
+    while n < #p and n < PREFIX_MAX and safe(sub(p, n + 1, n + 1)) do n = n + 1 end
+    return sub(p, 1, n)
+end
+
+-- ------------------------------------------------------------------ entries
+
+local function le(p, off, n)  -- little-endian unsigned (n <= 6 bytes fit a double)
+    local v = 0
+    for i = n - 1, 0, -1 do v = v * 256 + p[off + i] end
+    return v
+end
+
+local function le_u64(p, off)
+    local v = u64(0)
+    for i = 7, 0, -1 do v = v * 256 + p[off + i] end
+    return v
+end
+
+-- Parses a stored entry (layout: doc/cache-format.md); nil when it is not a
+-- well-formed entry of FORMAT_VERSION.
+local function entry_decode(data)
+    local len = #data
+    if len < 24 then return nil end
+    local p = ffi.cast(u8p, data)
+    if p[0] ~= 80 or p[1] ~= 69 or p[2] ~= FORMAT_VERSION or band(p[3], 0xfe) ~= 0 then
+        return nil
+    end
+    local e = { gzip = p[3] == 1, status = p[4] + p[5] * 256, ntags = p[6], gens = {} }
+    if e.status < 100 or e.status > 599 or e.ntags > 8 then return nil end
+    -- created_ms and soft_expiry_ms are positive and below 2^53
+    if p[15] ~= 0 or p[14] > 0x1f or p[23] ~= 0 or p[22] > 0x1f then return nil end
+    e.soft_expiry_ms = le(p, 16, 7)
+    local off = 24
+    if len - off < e.ntags * 8 then return nil end
+    for i = 1, e.ntags do
+        e.gens[i] = le_u64(p, off)
+        off = off + 8
+    end
+    local tags = {}
+    for i = 1, 2 do
+        if off >= len then return nil end
+        local n = p[off]
+        off = off + 1
+        if n >= 40 or len - off < n then return nil end
+        tags[i] = sub(data, off + 1, off + n)
+        off = off + n
+    end
+    e.etag, e.etag_gzip = tags[1], tags[2]
+    if e.etag == "" or (e.gzip and e.etag_gzip == "") or len - off < 4 then return nil end
+    local bl = le(p, off, 4)
+    off = off + 4
+    if len - off ~= bl then return nil end
+    e.body_off = off
+    return e
+end
+
+-- A tag's generation as incr keeps it (decimal, maybe space-padded).
+local function tag_parse(s)
+    if s == nil or #s == 0 or #s > 20 then return nil end
+    local v = u64(0)
+    for i = 1, #s do
+        local c = byte(s, i)
+        if c == 32 or c == 13 or c == 10 then break end
+        if c < 48 or c > 57 then return nil end
+        v = v * 10 + (c - 48)
+    end
+    return v
+end
+
+local zs = ffi.new("pitchey_z_stream")
+local zout = ffi.new("unsigned char[65536]")
+local ZVERSION = zlib.zlibVersion()
+local IDENTITY_MAX = 64 * 1024 * 1024
+
+-- Inflates a gzip body (for clients that do not take gzip); nil if corrupt.
+local function gunzip(s)
+    ffi.fill(zs, ffi.sizeof(zs))
+    if zlib.inflateInit2_(zs, 31, ZVERSION, ffi.sizeof(zs)) ~= 0 then return nil end
+    zs.next_in, zs.avail_in = s, #s
+    local parts, total = {}, 0
+    local rc
+    repeat
+        zs.next_out, zs.avail_out = zout, 65536
+        rc = zlib.inflate(zs, 0)
+        if rc ~= 0 and rc ~= 1 then break end
+        local n = 65536 - zs.avail_out
+        total = total + n
+        if total > IDENTITY_MAX then rc = -1; break end
+        parts[#parts + 1] = ffi.string(zout, n)
+    until rc == 1 or (n == 0 and zs.avail_in == 0)
+    zlib.inflateEnd(zs)
+    if rc ~= 1 then return nil end
+    return table.concat(parts)
+end
+
+-- If-None-Match against one ETag, as cache_etag_matches() does.
+local function etag_matches(inm, etag)
+    if inm == nil or etag == nil or etag == "" then return false end
+    local i, n = 1, #inm
+    while i <= n do
+        local s = find(inm, "[^ \t,]", i)
+        if not s then break end
+        i = s
+        local c = sub(inm, i, i)
+        if c == "*" then return true end
+        if sub(inm, i, i + 1) == "W/" then i = i + 2; c = sub(inm, i, i) end
+        if c ~= '"' then
+            local comma = find(inm, ",", i, true)
+            if not comma then break end
+            i = comma
+        else
+            local close = find(inm, '"', i + 1, true)
+            if not close then break end
+            if sub(inm, i, close) == etag then return true end
+            i = close + 1
+        end
+    end
+    return false
+end
+
+-- request_accepts_gzip(): gzip or x-gzip, unless q=0.
+local function accepts_gzip(h)
+    if h == nil then return false end
+    if type(h) == "table" then h = table.concat(h, ",") end
+    for item in (h .. ","):gmatch("([^,]*),") do
+        local name, params = item:match("^%s*([^;]-)%s*;(.*)$")
+        if not name then name, params = item:match("^%s*(.-)%s*$"), "" end
+        name = name:lower()
+        if name == "gzip" or name == "x-gzip" then
+            local q = params:match("^%s*[qQ]=([%d.]*)")
+            return not (q and (tonumber(q) or 0) <= 0)
+        end
+    end
+    return false
+end
+
+-- --------------------------------------------------------- route and query
+
+local function path_id(s)
+    s = s:gsub("^0+", "")
+    if s == "" or #s > 19 or (#s == 19 and s > "9223372036854775807") then return nil end
+    return s
+end
+
+local function unescape(s)
+    if find(s, "%%[^%x]") or find(s, "%%%x?$") then return nil end
+    s = s:gsub("+", " ")
+    return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
+end
+
+-- The list's route key from the raw query string, as handle_pitches_list()
+-- builds it; nil for anything the pool would refuse or this file does not
+-- know (the pool then answers).
+local function list_key(args)
+    local seen = {}
+    if args and args ~= "" then
+        for part in (args .. "&"):gmatch("([^&]*)&") do
+            if part ~= "" then
+                local eq = find(part, "=", 1, true)
+                local name = unescape(eq and sub(part, 1, eq - 1) or part)
+                local value = unescape(eq and sub(part, eq + 1) or "")
+                if not name or not value or value == "" or seen[name] then return nil end
+                -- ASCII without control characters only: nothing to check
+                -- as UTF-8, and a code point is a byte for q's limit.
+                if find(value, "[^\32-\126]") then return nil end
+                seen[name] = value
+            end
+        end
+    end
+    local sort, genre, owner, q, limit, cursor = "new", "", "", "", "20", ""
+    for name, v in pairs(seen) do
+        if name == "limit" then
+            if not v:match("^%d%d?%d?$") then return nil end
+            local n = tonumber(v)
+            if n < 1 or n > 100 then return nil end
+            limit = tostring(n)
+        elseif name == "sort" then
+            if v ~= "new" and v ~= "popular" then return nil end
+            sort = v
+        elseif name == "genre" then
+            if not GENRES[v] then return nil end
+            genre = v
+        elseif name == "owner" then
+            owner = v:match("^%d+$") and path_id(v)
+            if not owner then return nil end
+        elseif name == "q" then
+            if #v > 200 then return nil end
+            q = v
+        elseif name == "cursor" then
+            -- Signed by the pool with the server secret: nginx cannot check
+            -- it, but an entry exists under a cursor only if the pool
+            -- accepted that cursor for exactly these parameters.
+            cursor = v
+        else
+            return nil
+        end
+    end
+    return format("pitches?sort=%s&genre=%s&owner=%s&q=%s&limit=%s&cursor=%s", sort, genre,
+        owner, q, limit, cursor)
+end
+
+-- ------------------------------------------------------------------ memcached
+
+local function identity(k) return k end
+
+-- One multi-get from server idx; nil, err on any failure (counted, and the
+-- server skipped for SERVER_RETRY_S).
+local function mc_get(idx, keys)
+    local now = ngx.now()
+    if (down_until[idx] or 0) > now then return nil, "skipped" end
+    local s = C.servers_list[idx]
+    local mc = memcached:new({ key_transform = { identity, identity } })
+    mc:set_timeout(C.timeout_ms)
+    local ok, err = mc:connect(s.host, s.port)
+    if not ok then
+        down_until[idx] = now + SERVER_RETRY_S
+        return nil, err
+    end
+    local res
+    res, err = mc:get(keys)
+    if not res then
+        down_until[idx] = now + SERVER_RETRY_S
+        mc:close()
+        return nil, err
+    end
+    mc:set_keepalive(KEEPALIVE_MS, KEEPALIVE_POOL)
+    return res
+end
+
+local function poll_epoch(premature)
+    if premature or not C then return end
+    local key = C.epoch_key
+    local res = mc_get(server_for(key), { key })
+    local v = res and res[key] and res[key][1]
+    local e, t
+    if v then e, t = v:match("^(%d+) (%d+)$") end
+    if e then
+        local en, tn = tonumber(e), tonumber(t)
+        -- The highest epoch wins; among equals, the latest read.
+        if epoch == nil or en > tonumber(epoch) or (en == tonumber(epoch) and tn > epoch_read_ms) then
+            epoch, epoch_read_ms = e, tn
+        end
+    end
+end
+
+-- ---------------------------------------------------------------- answering
+
+local function request_id()
+    local rid = ngx.var.http_x_request_id
+    if rid and #rid >= 1 and #rid <= 64 and not find(rid, "[^%w._-]") then return rid end
+    local raw = ffi.new("unsigned char[12]")
+    sodium.randombytes_buf(raw, 12)
+    return (ngx.encode_base64(ffi.string(raw, 12)):gsub("+", "-"):gsub("/", "_"):gsub("=", ""))
+end
+
+local function answer(e, data)
+    local h = ngx.header
+    local gz = e.gzip and accepts_gzip(ngx.var.http_accept_encoding)
+    local etag = gz and e.etag_gzip or e.etag
+    local inm = ngx.var.http_if_none_match
+    local not_modified = inm and (etag_matches(inm, e.etag) or (e.gzip and etag_matches(inm, e.etag_gzip)))
+    local body
+    if not not_modified then
+        body = sub(data, e.body_off + 1)
+        if e.gzip and not gz then
+            body = gunzip(body)
+            if not body then return false end
+        end
+    end
+    h["Content-Type"] = "application/json; charset=utf-8"
+    h["ETag"] = etag
+    h["Cache-Control"] = e.status == 404 and ("public, max-age=" .. C.negative_ttl) or C.cache_control
+    h["Vary"] = "Accept-Encoding"
+    h["X-Request-Id"] = request_id()
+    ngx.update_time()
+    h["X-Response-Time"] = format("%.3fms", (ngx.now() - ngx.req.start_time()) * 1000)
+    h["X-Cache-Status"] = "HIT"
+    h["Cache-Status"] = STATUS_NAME .. "; hit"
+    if not_modified then
+        ngx.status = 304
+        h["Content-Type"] = nil
+        ngx.send_headers()
+        count("not_modified")
+    else
+        ngx.status = e.status
+        if gz then h["Content-Encoding"] = "gzip" end
+        h["Content-Length"] = #body
+        ngx.print(body)
+    end
+    return true
+end
+
+-- --------------------------------------------------------------- interface
+
+-- init_by_lua: opts.config is the path of pitchey.conf.
+function _M.init(opts)
+    local cfg, err = read_config(opts.config or "/etc/pitchey/pitchey.conf")
+    if not cfg then
+        ngx.log(ngx.ERR, "pitchey fast path off: ", err)
+        return
+    end
+    cfg.prefix = cut_prefix(cfg.prefix)
+    cfg.servers_list = parse_servers(cfg.servers)
+    if #cfg.servers_list == 0 then
+        ngx.log(ngx.WARN, "pitchey fast path off: no memcached servers")
+        return
+    end
+    cfg.timeout_ms = math.max(1, math.min(cfg.timeout_ms, 100))
+    cfg.epoch_key = format("%s:v%d:epoch", cfg.prefix, FORMAT_VERSION)
+    C = cfg
+    ring = build_ring(cfg.servers_list)
+end
+
+-- init_worker_by_lua
+function _M.init_worker()
+    dict = ngx.shared.pitchey_fastpath
+    if not C then return end
+    ngx.timer.at(0, poll_epoch)
+    ngx.timer.every(EPOCH_POLL_S, poll_epoch)
+end
+
+local function stats()
+    local addr = ngx.var.remote_addr or ""
+    if not (addr:match("^127%.") or addr == "::1") then
+        return ngx.exit(404)
+    end
+    local out = { format('"enabled":%s', C and "true" or "false") }
+    for _, k in ipairs({ "hits", "not_modified", "miss", "stale", "invalid",
+        "no_epoch", "memcached_errors", "not_handled" }) do
+        out[#out + 1] = format('"%s":%d', k, dict and dict:get(k) or 0)
+    end
+    out[#out + 1] = format('"epoch":%s', epoch or "null")
+    out[#out + 1] = format('"epoch_age_ms":%d',
+        epoch and math.floor(ngx.now() * 1000 - epoch_read_ms) or -1)
+    ngx.header["Content-Type"] = "application/json"
+    ngx.header["Cache-Control"] = "no-store"
+    ngx.print("{", table.concat(out, ","), "}\n")
+    return ngx.exit(200)
+end
+
+-- Which server the fast path asks for key (tests compare it with libmemcached).
+local function server_lookup()
+    local addr = ngx.var.remote_addr or ""
+    if not (addr:match("^127%.") or addr == "::1") or not C then
+        return ngx.exit(404)
+    end
+    ngx.req.read_body()
+    local body = ngx.req.get_body_data() or ""
+    local out = {}
+    for key in body:gmatch("[^\n]+") do
+        local s = C.servers_list[server_for(key)]
+        out[#out + 1] = format("%s:%d", s.host, s.port)
+    end
+    ngx.header["Content-Type"] = "text/plain"
+    ngx.print(table.concat(out, "\n"), "\n")
+    return ngx.exit(200)
+end
+
+-- access_by_lua: answers a HIT, or returns and the request goes on.
+function _M.access()
+    local method = ngx.var.request_method
+    local ruri = ngx.var.request_uri
+    local qpos = find(ruri, "?", 1, true)
+    local path = qpos and sub(ruri, 1, qpos - 1) or ruri
+    if sub(path, 1, 5) ~= "/api/" then
+        if path == "/pitchey-fastpath/stats" then return stats() end
+        if path == "/pitchey-fastpath/servers" and method == "POST" then return server_lookup() end
+        return
+    end
+    if not C or (method ~= "GET" and method ~= "HEAD") then return end
+    local args = qpos and sub(ruri, qpos + 1) or nil
+    local route_key, tag, view_id
+    if path == "/api/pitches" then
+        route_key, tag = list_key(args), "pitches"
+    else
+        local kind, id = path:match("^/api/(%l+)/(%d+)$")
+        id = id and path_id(id)
+        if id and (kind == "pitches" or kind == "users") and (args == nil or args == "") then
+            route_key = kind .. "/" .. id
+            tag = (kind == "pitches" and "pitch:" or "user:") .. id
+            if kind == "pitches" then view_id = id end
+        end
+    end
+    -- A token, or CORS (the pool decides what an Origin gets): the pool.
+    if route_key == nil or ngx.var.http_authorization ~= nil or ngx.var.http_origin ~= nil then
+        count("not_handled")
+        return
+    end
+    local now_ms = ngx.now() * 1000
+    if epoch == nil or now_ms - epoch_read_ms > EPOCH_MAX_AGE_MS then
+        count("no_epoch")
+        return
+    end
+    local ekey = key_build("r", route_key, epoch)
+    local tkey = key_build("t", tag)
+    local res = mc_get(server_for(ekey), { ekey, tkey })
+    if not res then
+        count("memcached_errors")
+        return
+    end
+    local v, t = res[ekey], res[tkey]
+    if not v then count("miss"); return end
+    local e = entry_decode(v[1])
+    local gen = t and tag_parse(t[1])
+    if not e or not gen or e.ntags ~= 1 or e.gens[1] ~= gen then
+        count("invalid")
+        return
+    end
+    if now_ms >= e.soft_expiry_ms then
+        count("stale")   -- the pool answers STALE and refreshes
+        return
+    end
+    if not answer(e, v[1]) then
+        count("invalid")
+        return
+    end
+    count("hits")
+    -- The pool counts a view for a GET of a pitch answered 200 or 304.
+    if view_id and method == "GET" and e.status == 200 then
+        dict:incr("views:" .. view_id, 1, 0)
+    end
+    return ngx.exit(ngx.HTTP_OK)
+end
+
+-- For tests of this file alone.
+_M._oaat, _M._list_key, _M._etag_matches, _M._accepts_gzip = oaat, list_key, etag_matches,
+    accepts_gzip
+
+return _M
