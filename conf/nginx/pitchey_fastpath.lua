@@ -18,6 +18,12 @@
 --
 -- Counters live in the shared dict (lua_shared_dict pitchey_fastpath) and are
 -- shown as JSON at GET /pitchey-fastpath/stats, to loopback clients only.
+--
+-- A GET of a pitch counts a view (API.md).  Hits answered here are summed per
+-- pitch in lua_shared_dict pitchey_fastpath_views and handed to the pool once
+-- a second, by one nginx worker, as a FastCGI request on the pool's socket
+-- carrying PITCHEY_FASTPATH_VIEWS="id:n,...": a parameter only a front
+-- server can set.  The worker adds them to its own batch for Postgres.
 
 local ffi = require("ffi")
 local bit = require("bit")
@@ -39,6 +45,8 @@ local DEFAULT_PORT = 11211
 local EPOCH_MAX_AGE_MS = 900             -- workers trust theirs for 1 s at most
 local EPOCH_POLL_S = 0.2
 local SERVER_RETRY_S = 1                 -- a failed server is skipped this long
+local VIEWS_FLUSH_S = 1
+local VIEWS_CHUNK = 8000                 -- bytes of "id:n," per FastCGI request
 local KEEPALIVE_MS, KEEPALIVE_POOL = 30000, 64
 local STATUS_NAME = "pitchey-nginx"      -- RFC 9211 cache name
 local GENRES = {
@@ -86,7 +94,7 @@ end
 local function read_config(path)
     local cfg = {
         servers = "127.0.0.1:11211", prefix = "pitchey", negative_ttl = 5, timeout_ms = 50,
-        cache_control = "public, max-age=60, s-maxage=300",
+        cache_control = "public, max-age=60, s-maxage=300", runtime_dir = "/run/pitchey",
     }
     local fh, err = io.open(path, "r")
     if not fh then
@@ -106,6 +114,8 @@ local function read_config(path)
                 elseif k == "negative_ttl" or k == "timeout_ms" then
                     cfg[k] = tonumber(v) or cfg[k]
                 end
+            elseif k == "runtime_dir" and section == "api" then
+                cfg.runtime_dir = v
             end
         end
     end
@@ -452,6 +462,86 @@ local function poll_epoch(premature)
     end
 end
 
+-- -------------------------------------------------------------------- views
+
+local function fcgi_record(typ, content)
+    local len = #content
+    local pad = (8 - len % 8) % 8
+    return string.char(1, typ, 0, 1, rshift(len, 8), band(len, 255), pad, 0) .. content ..
+        string.rep("\0", pad)
+end
+
+local function fcgi_len(n)
+    if n < 128 then return string.char(n) end
+    return string.char(bor(rshift(n, 24), 0x80), band(rshift(n, 16), 255),
+        band(rshift(n, 8), 255), band(n, 255))
+end
+
+-- One FastCGI request to the pool carrying the counts; true on its 204.
+local function send_views(list)
+    local params = {
+        REQUEST_METHOD = "POST", REQUEST_URI = "/api/internal/fastpath-views",
+        CONTENT_LENGTH = "0", GATEWAY_INTERFACE = "CGI/1.1", SERVER_PROTOCOL = "HTTP/1.1",
+        REMOTE_ADDR = "127.0.0.1", PITCHEY_FASTPATH_VIEWS = list,
+    }
+    local nv = {}
+    for k, v in pairs(params) do
+        nv[#nv + 1] = fcgi_len(#k) .. fcgi_len(#v) .. k .. v
+    end
+    local req = fcgi_record(1, string.char(0, 1, 0, 0, 0, 0, 0, 0)) ..  -- BEGIN_REQUEST, responder
+        fcgi_record(4, table.concat(nv)) .. fcgi_record(4, "") .. fcgi_record(5, "")
+    local sock = ngx.socket.tcp()
+    sock:settimeout(1000)
+    local ok, err = sock:connect(C.pool_socket)
+    if not ok then return false, err end
+    ok, err = sock:send(req)
+    local out = {}
+    while ok do
+        local head = sock:receive(8)
+        if not head then ok = false; break end
+        local typ, len, pad = byte(head, 2), byte(head, 5) * 256 + byte(head, 6), byte(head, 7)
+        local content = len + pad > 0 and sock:receive(len + pad) or ""
+        if not content then ok = false; break end
+        if typ == 6 then out[#out + 1] = sub(content, 1, len) end
+        if typ == 3 then break end
+    end
+    sock:close()
+    return ok and find(table.concat(out), "^Status: 204") ~= nil, err
+end
+
+local function flush_views(premature)
+    local vd = ngx.shared.pitchey_fastpath_views
+    if premature or not C or not vd or not dict:add("views_flush", true, VIEWS_FLUSH_S * 0.9) then
+        return
+    end
+    local batch, size = {}, 0
+    local function send()
+        if #batch == 0 then return end
+        local parts = {}
+        for i, b in ipairs(batch) do parts[i] = b[1] .. ":" .. b[2] end
+        local ok, err = send_views(table.concat(parts, ","))
+        if ok then
+            count("views_sent", size)
+        else
+            -- Kept for the next flush.
+            for _, b in ipairs(batch) do vd:incr(b[1], b[2], 0) end
+            count("views_send_errors")
+            ngx.log(ngx.WARN, "pitchey fast path: view counts not delivered: ", err or "no 204")
+        end
+        batch, size = {}, 0
+    end
+    for _, id in ipairs(vd:get_keys(0)) do
+        local n = vd:get(id)
+        if n and n > 0 then
+            vd:incr(id, -n)   -- what came in meanwhile stays for the next flush
+            batch[#batch + 1] = { id, n }
+            size = size + n
+            if #batch * 24 > VIEWS_CHUNK then send() end
+        end
+    end
+    send()
+end
+
 -- ---------------------------------------------------------------- answering
 
 local function request_id()
@@ -483,6 +573,7 @@ local function answer(e, data)
     h["X-Request-Id"] = request_id()
     ngx.update_time()
     h["X-Response-Time"] = format("%.3fms", (ngx.now() - ngx.req.start_time()) * 1000)
+    h["X-Database-Time"] = "0.000ms"
     h["X-Cache-Status"] = "HIT"
     h["Cache-Status"] = STATUS_NAME .. "; hit"
     if not_modified then
@@ -516,6 +607,7 @@ function _M.init(opts)
     end
     cfg.timeout_ms = math.max(1, math.min(cfg.timeout_ms, 100))
     cfg.epoch_key = format("%s:v%d:epoch", cfg.prefix, FORMAT_VERSION)
+    cfg.pool_socket = opts.pool or ("unix:" .. cfg.runtime_dir .. "/api.sock")
     C = cfg
     ring = build_ring(cfg.servers_list)
 end
@@ -526,6 +618,7 @@ function _M.init_worker()
     if not C then return end
     ngx.timer.at(0, poll_epoch)
     ngx.timer.every(EPOCH_POLL_S, poll_epoch)
+    ngx.timer.every(VIEWS_FLUSH_S, flush_views)
 end
 
 local function stats()
@@ -535,7 +628,7 @@ local function stats()
     end
     local out = { format('"enabled":%s', C and "true" or "false") }
     for _, k in ipairs({ "hits", "not_modified", "miss", "stale", "invalid",
-        "no_epoch", "memcached_errors", "not_handled" }) do
+        "no_epoch", "memcached_errors", "not_handled", "views_sent", "views_send_errors" }) do
         out[#out + 1] = format('"%s":%d', k, dict and dict:get(k) or 0)
     end
     out[#out + 1] = format('"epoch":%s', epoch or "null")
@@ -626,7 +719,7 @@ function _M.access()
     count("hits")
     -- The pool counts a view for a GET of a pitch answered 200 or 304.
     if view_id and method == "GET" and e.status == 200 then
-        dict:incr("views:" .. view_id, 1, 0)
+        ngx.shared.pitchey_fastpath_views:incr(view_id, 1, 0)
     end
     return ngx.exit(ngx.HTTP_OK)
 end

@@ -8,6 +8,7 @@
 
 #include "api/app.h"
 #include "api/routes.h"
+#include "api/views.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -47,9 +48,28 @@ static void preflight(struct app *app, struct request *req, struct response *res
     }
 }
 
+/* The views the nginx fast path counted for its hits, sent by nginx itself
+ * (conf/nginx/pitchey_fastpath.lua) once a second: added to this worker's
+ * batch, flushed with its own. */
+static void fastpath_views(struct app *app, struct request *req, struct response *res)
+{
+    int n = views_add_list(app->views, req->fastpath_views);
+    if (n < 0) {
+        log_warn("event=fastpath_views_malformed");
+        response_error(res, 400, "invalid_parameter", "malformed view counts");
+        return;
+    }
+    log_debug("event=fastpath_views pitches=%d", n);
+    response_empty(res, 204);
+}
+
 void dispatch_request(struct app *app, struct request *req, struct response *res)
 {
     const struct route *route = NULL;
+    if (req->fastpath_views) {
+        fastpath_views(app, req, res);
+        return;
+    }
     char idbuf[32] = "";
     unsigned allowed = 0;
     enum route_match m = router_match(api_routes, api_route_count, req->path, req->method,

@@ -43,6 +43,10 @@ struct request {
     struct buf body;
     bool body_too_large;
     int64_t path_id;         /* the {id} of the route, once matched */
+    /* PITCHEY_FASTPATH_VIEWS: views the nginx fast path counted.  Only the
+     * front server sets such a parameter (a client's headers arrive as
+     * HTTP_*), so it needs no other proof. */
+    const char *fastpath_views;
 };
 
 /* Parses the CGI parameters; never fails (bad parts surface later as the

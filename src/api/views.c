@@ -3,6 +3,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/views.h"
 #include "common/buf.h"
@@ -45,10 +46,15 @@ void views_free(struct views *v)
 
 void views_count(struct views *v, int64_t id)
 {
+    views_add(v, id, 1);
+}
+
+void views_add(struct views *v, int64_t id, int64_t n)
+{
     /* Linear scan: a flush interval holds a few hundred ids at most. */
     for (int i = 0; i < v->count; i++) {
         if (v->items[i].id == id) {
-            v->items[i].n++;
+            v->items[i].n += n;
             return;
         }
     }
@@ -59,8 +65,40 @@ void views_count(struct views *v, int64_t id)
         v->items = xrealloc(v->items, (size_t)v->cap * sizeof *v->items);
     }
     v->items[v->count].id = id;
-    v->items[v->count].n = 1;
+    v->items[v->count].n = n;
     v->count++;
+}
+
+/* A decimal from 1 to 2^62 ending at one of stops; NULL otherwise. */
+static const char *parse_count(const char *p, const char *stops, int64_t *out)
+{
+    int64_t x = 0;
+    const char *start = p;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        if (x > ((int64_t)1 << 62) / 10)
+            return NULL;
+        x = x * 10 + (*p - '0');
+    }
+    if (p == start || x < 1 || strchr(stops, *p) == NULL)
+        return NULL;
+    *out = x;
+    return p;
+}
+
+int views_add_list(struct views *v, const char *list)
+{
+    int added = 0;
+    const char *p = list;
+    while (*p) {
+        int64_t id, n;
+        if ((p = parse_count(p, ":", &id)) == NULL || (p = parse_count(p + 1, ",", &n)) == NULL)
+            return -1;
+        views_add(v, id, n);
+        added++;
+        if (*p == ',')
+            p++;
+    }
+    return added;
 }
 
 bool views_batch_full(const struct views *v)

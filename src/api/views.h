@@ -17,6 +17,12 @@ struct views;
 struct views *views_new(int batch);
 void views_free(struct views *v);
 void views_count(struct views *v, int64_t pitch_id);
+/* Adds n (>= 1) views of one pitch. */
+void views_add(struct views *v, int64_t pitch_id, int64_t n);
+/* Adds the views the nginx fast path counted: "id:n,id:n,..." (ids and
+ * counts from 1).  Returns the pairs added, or -1 at the first malformed
+ * pair (the pairs before it are kept). */
+int views_add_list(struct views *v, const char *list) __attribute__((warn_unused_result));
 bool views_batch_full(const struct views *v);
 /* Writes the pending counts; 0 on success (or nothing to do). */
 int views_flush(struct views *v, struct db *db);
