@@ -647,7 +647,13 @@ local function server_lookup()
         return ngx.exit(404)
     end
     ngx.req.read_body()
-    local body = ngx.req.get_body_data() or ""
+    local body = ngx.req.get_body_data()
+    if not body then   -- a large body was buffered to a file
+        local name = ngx.req.get_body_file()
+        local fh = name and io.open(name, "rb")
+        body = fh and fh:read("*a") or ""
+        if fh then fh:close() end
+    end
     local out = {}
     for key in body:gmatch("[^\n]+") do
         local s = C.servers_list[server_for(key)]
