@@ -43,8 +43,9 @@ local PREFIX_MAX = 64
 local POINTS_PER_SERVER = 100            -- libmemcached MEMCACHED_POINTS_PER_SERVER
 local DEFAULT_PORT = 11211
 local EPOCH_MAX_AGE_MS = 900             -- workers trust theirs for 1 s at most
-local EPOCH_POLL_S = 0.2
+local EPOCH_POLL_S = 0.1
 local SERVER_RETRY_S = 1                 -- a failed server is skipped this long
+local SERVER_TIMEOUTS = 3                -- ... after this many timeouts in a row
 local VIEWS_FLUSH_S = 1
 local VIEWS_CHUNK = 8000                 -- bytes of "id:n," per FastCGI request
 local KEEPALIVE_MS, KEEPALIVE_POOL = 30000, 64
@@ -58,7 +59,6 @@ local GENRES = {
 ffi.cdef [[
 int crypto_generichash(unsigned char *out, size_t outlen, const unsigned char *in,
                        unsigned long long inlen, const unsigned char *key, size_t keylen);
-void randombytes_buf(void *buf, size_t size);
 typedef struct pitchey_z_stream_s {
     const unsigned char *next_in; unsigned int avail_in; unsigned long total_in;
     unsigned char *next_out; unsigned int avail_out; unsigned long total_out;
@@ -81,6 +81,7 @@ local C = nil            -- configuration (init)
 local ring = nil         -- ketama continuum: { values = {...}, index = {...} }
 local epoch, epoch_read_ms = nil, 0   -- per worker, from the poll timer
 local down_until = {}    -- server index -> ngx.now() until which it is skipped
+local timeouts = {}      -- server index -> timeouts in a row
 local dict = nil
 
 local function count(name, n)
@@ -422,26 +423,37 @@ end
 
 local function identity(k) return k end
 
--- One multi-get from server idx; nil, err on any failure (counted, and the
--- server skipped for SERVER_RETRY_S).
+-- A refused connection skips the server for SERVER_RETRY_S at once; a
+-- timeout (a hung server, or a busy machine) only after SERVER_TIMEOUTS in a
+-- row, as the pool's breaker does.
+local function failed(idx, err)
+    if err == "timeout" then
+        timeouts[idx] = (timeouts[idx] or 0) + 1
+        if timeouts[idx] < SERVER_TIMEOUTS then return end
+    end
+    timeouts[idx] = 0
+    down_until[idx] = ngx.now() + SERVER_RETRY_S
+end
+
+-- One multi-get from server idx; nil, err on any failure.
 local function mc_get(idx, keys)
-    local now = ngx.now()
-    if (down_until[idx] or 0) > now then return nil, "skipped" end
+    if (down_until[idx] or 0) > ngx.now() then return nil, "skipped" end
     local s = C.servers_list[idx]
     local mc = memcached:new({ key_transform = { identity, identity } })
     mc:set_timeout(C.timeout_ms)
     local ok, err = mc:connect(s.host, s.port)
     if not ok then
-        down_until[idx] = now + SERVER_RETRY_S
+        failed(idx, err)
         return nil, err
     end
     local res
     res, err = mc:get(keys)
     if not res then
-        down_until[idx] = now + SERVER_RETRY_S
+        failed(idx, err)
         mc:close()
         return nil, err
     end
+    timeouts[idx] = 0
     mc:set_keepalive(KEEPALIVE_MS, KEEPALIVE_POOL)
     return res
 end
@@ -547,9 +559,9 @@ end
 local function request_id()
     local rid = ngx.var.http_x_request_id
     if rid and #rid >= 1 and #rid <= 64 and not find(rid, "[^%w._-]") then return rid end
-    local raw = ffi.new("unsigned char[12]")
-    sodium.randombytes_buf(raw, 12)
-    return (ngx.encode_base64(ffi.string(raw, 12)):gsub("+", "-"):gsub("/", "_"):gsub("=", ""))
+    -- nginx's own: 32 random hex digits, as unique as the pool's 16
+    -- base64url characters and the same id nginx can write to its log.
+    return ngx.var.request_id
 end
 
 local function answer(e, data)
@@ -628,9 +640,12 @@ local function stats()
     end
     local out = { format('"enabled":%s', C and "true" or "false") }
     for _, k in ipairs({ "hits", "not_modified", "miss", "stale", "invalid",
-        "no_epoch", "memcached_errors", "not_handled", "views_sent", "views_send_errors" }) do
+        "no_epoch", "memcached_errors", "memcached_skipped", "not_handled", "views_sent",
+        "views_send_errors" }) do
         out[#out + 1] = format('"%s":%d', k, dict and dict:get(k) or 0)
     end
+    local last = dict and dict:get("memcached_last_error")
+    out[#out + 1] = format('"memcached_last_error":%s', last and format("%q", last) or "null")
     out[#out + 1] = format('"epoch":%s', epoch or "null")
     out[#out + 1] = format('"epoch_age_ms":%d',
         epoch and math.floor(ngx.now() * 1000 - epoch_read_ms) or -1)
@@ -701,9 +716,14 @@ function _M.access()
     end
     local ekey = key_build("r", route_key, epoch)
     local tkey = key_build("t", tag)
-    local res = mc_get(server_for(ekey), { ekey, tkey })
+    local res, err = mc_get(server_for(ekey), { ekey, tkey })
     if not res then
-        count("memcached_errors")
+        if err == "skipped" then
+            count("memcached_skipped")
+        else
+            count("memcached_errors")
+            dict:set("memcached_last_error", tostring(err))
+        end
         return
     end
     local v, t = res[ekey], res[tkey]

@@ -95,8 +95,8 @@ int views_add_list(struct views *v, const char *list)
             return -1;
         views_add(v, id, n);
         added++;
-        if (*p == ',')
-            p++;
+        if (*p == ',' && *++p == '\0')
+            return -1; /* a trailing comma */
     }
     return added;
 }
