@@ -569,7 +569,10 @@ local function answer(e, data)
     local gz = e.gzip and accepts_gzip(ngx.var.http_accept_encoding)
     local etag = gz and e.etag_gzip or e.etag
     local inm = ngx.var.http_if_none_match
-    local not_modified = inm and (etag_matches(inm, e.etag) or (e.gzip and etag_matches(inm, e.etag_gzip)))
+    -- Only a representation can match (RFC 9110 13.1.2): a cached 404
+    -- answers 404 whatever If-None-Match says, as the pool does.
+    local not_modified = inm and e.status == 200 and
+        (etag_matches(inm, e.etag) or (e.gzip and etag_matches(inm, e.etag_gzip)))
     local body
     if not not_modified then
         body = sub(data, e.body_off + 1)

@@ -37,24 +37,34 @@
 #include "cache/tags.h"
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/wakeup.h"
 
 #define JSON_TYPE "application/json; charset=utf-8"
 /* Twice a second, so the bound of API.md (1 s) holds with a tick to spare. */
 #define EPOCH_POLL_US 500000
 #define MAX_PENDING 8
 #define PENDING_PATH_MAX 256
-#define WAIT_STEP_MS 5
+/* A waiter for another worker's entry sleeps on the key's wake-up bucket
+ * (common/wakeup.h), so a store on this host wakes it at once; it looks
+ * again at least this often, for stores made on other hosts. */
+#define WAIT_STEP_US 2000
 
 DB_STMT(edge_epoch_read, "SELECT epoch FROM cache_epoch WHERE id = 1");
 DB_STMT(edge_epoch_bump, "UPDATE cache_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch");
 
 enum pending_kind { PENDING_REFRESH, PENDING_WARM };
 
+/* An internal request (run_internal) recomputes an entry in process:
+ * REFRESH for an expired entry whose lock this worker already holds, or
+ * for pitcheyctl warm (always recomputes); WARM after a write (skips what
+ * a reader already recomputed, and what another worker is recomputing). */
+enum internal_kind { INTERNAL_NONE, INTERNAL_REFRESH, INTERNAL_WARM };
+
 static struct {
     uint64_t epoch;           /* 0: not known yet */
     int64_t epoch_read_us;
     uint64_t epoch_published; /* last value copied into memcached */
-    bool force_miss;          /* an internal refresh or warm is running */
+    enum internal_kind internal; /* what the running internal request is */
     bool stored;              /* ... and its answer was stored */
     struct {
         enum pending_kind kind;
@@ -62,7 +72,54 @@ static struct {
     } pending[MAX_PENDING];
     size_t npending;
     struct edge_stats stats;
+    struct wakeup *wake;      /* NULL: no runtime dir, waiters poll */
+    bool wake_tried;
 } S;
+
+/* ------------------------------------------------------------ wake-ups */
+
+static uint64_t key_hash(const char *key)
+{
+    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
+    for (const unsigned char *p = (const unsigned char *)key; *p; p++)
+        h = (h ^ *p) * 1099511628211ULL;
+    return h;
+}
+
+static struct wakeup *wake_table(struct app *app)
+{
+    if (!S.wake_tried) {
+        S.wake_tried = true;
+        char path[4096];
+        snprintf(path, sizeof path, "%s/edge.wake", app->cfg.api.runtime_dir);
+        S.wake = wakeup_open(path);
+        if (S.wake == NULL)
+            log_warn("event=edge_wakeup_unavailable path=%s (coalesced waits poll)", path);
+    }
+    return S.wake;
+}
+
+/* Whoever stored an entry or gave its lock up: waiters look again now. */
+static void wake_waiters(struct app *app, const char *key)
+{
+    struct wakeup *w = wake_table(app);
+    if (w)
+        wakeup_signal(w, key_hash(key));
+}
+
+/* Sleeps until a store for key on this host, or WAIT_STEP_US (bounded by
+ * the time left); ticket was taken before the last look. */
+static void wait_for_store(struct app *app, const char *key, uint32_t ticket, int64_t left_us)
+{
+    int step = left_us < WAIT_STEP_US ? (int)left_us : WAIT_STEP_US;
+    if (step <= 0)
+        return;
+    struct wakeup *w = wake_table(app);
+    if (w)
+        (void)wakeup_wait(w, key_hash(key), ticket, step);
+    else
+        clock_sleep_ms((step + 999) / 1000);
+}
 
 /* ------------------------------------------------------------------ epoch */
 
@@ -180,6 +237,7 @@ static void release_lock(struct app *app, struct edge_ctx *ctx)
     cache_key_build(lock_key, app->cfg.cache.prefix, ctx->epoch, CACHE_KEY_LOCK, ctx->route_key);
     cache_lock_release(app->cache, ctx->key, lock_key);
     ctx->locked = false;
+    wake_waiters(app, ctx->key);
 }
 
 static void to_bypass(struct edge_ctx *ctx)
@@ -194,7 +252,9 @@ static bool serve(struct app *app, struct request *req, const struct cache_entry
 {
     bool gz = e->gzip && request_accepts_gzip(req);
     const char *etag = gz ? e->etag_gzip : e->etag;
-    if (req->if_none_match &&
+    /* Only a representation can match (RFC 9110 13.1.2): a cached 404
+     * answers 404 whatever If-None-Match says, "*" included. */
+    if (req->if_none_match && e->status == 200 &&
         (cache_etag_matches(req->if_none_match, e->etag) ||
          (e->gzip && cache_etag_matches(req->if_none_match, e->etag_gzip)))) {
         response_empty(res, 304);
@@ -320,21 +380,28 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
     }
 
     int64_t wait_start = 0;
+    int64_t wait_us = (int64_t)app->cfg.cache.lock_wait_ms * 1000;
     bool waiting = false;
+    uint64_t hash = key_hash(ctx->key);
+    struct wakeup *wake = wake_table(app);
     for (;;) {
         struct cache_value vals[EDGE_MAX_TAGS + 3];
+        /* Taken before looking, so a store between the look and the wait
+         * is not missed. */
+        uint32_t ticket = wake ? wakeup_ticket(wake, hash) : 0;
         /* In a forced refresh only the generations matter. */
-        size_t first = S.force_miss ? 1 : 0;
-        size_t count = S.force_miss ? ntags : nkeys;
+        bool refresh = S.internal == INTERNAL_REFRESH;
+        size_t first = refresh ? 1 : 0;
+        size_t count = refresh ? ntags : nkeys;
         memset(vals, 0, sizeof vals);
         if (count > 0 &&
             cache_get_multi_by(app->cache, ctx->key, keys + first, count, vals + first) ==
                 CACHE_ERROR) {
             /* A waiter whose poll failed once (a slow moment) keeps waiting
              * for the winner, unless the cache is now bypassed. */
-            if (waiting && !cache_bypassing(app->cache) &&
-                clock_mono_us() - wait_start < (int64_t)app->cfg.cache.lock_wait_ms * 1000) {
-                clock_sleep_ms(WAIT_STEP_MS);
+            int64_t left = wait_start + wait_us - clock_mono_us();
+            if (waiting && !cache_bypassing(app->cache) && left > 0) {
+                wait_for_store(app, ctx->key, ticket, left);
                 continue;
             }
             to_bypass(ctx);
@@ -361,7 +428,7 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
             snprintf(caller->role, sizeof caller->role, "%s", cs.role);
         }
         struct cache_entry e;
-        bool usable = !S.force_miss && tags_whole && vals[0].data &&
+        bool usable = !refresh && tags_whole && vals[0].data &&
                       cache_entry_decode(vals[0].data, vals[0].len, &e) == 0 &&
                       cache_tags_match(e.gens, e.ntags, ctx->gens, ntags) &&
                       (e.status != 404 || anonymous);
@@ -378,6 +445,17 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
             for (size_t i = 0; i < nkeys; i++)
                 cache_value_free(&vals[i]);
             return EDGE_SERVED;
+        }
+        if (usable && S.internal == INTERNAL_WARM) {
+            /* A reader recomputed it already; an expired one is redone. */
+            bool fresh = clock_wall_us() / 1000 < e.soft_expiry_ms;
+            if (fresh) {
+                for (size_t i = 0; i < nkeys; i++)
+                    cache_value_free(&vals[i]);
+                S.stats.warm_skips++;
+                return EDGE_SERVED;
+            }
+            usable = false;
         }
         if (usable) {
             int64_t now_ms = clock_wall_us() / 1000;
@@ -418,11 +496,25 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
         }
         for (size_t i = 0; i < nkeys; i++)
             cache_value_free(&vals[i]);
-        if (S.force_miss) {
-            /* Refresh or warm: the entry stored ends any wait on the lock. */
+        if (refresh) {
+            /* This worker holds the lock (or pitcheyctl warm runs): the
+             * entry stored ends any wait on it. */
             ctx->locked = true;
             S.stats.misses++;
             return EDGE_MISS;
+        }
+        if (S.internal == INTERNAL_WARM) {
+            /* Recompute only under the lock, so readers that miss meanwhile
+             * wait for this entry instead of querying too; a lock held by
+             * someone else means it is being recomputed already. */
+            if (!lock_held && cache_lock_acquire(app->cache, ctx->key, lock_key,
+                                                 app->cfg.cache.lock_ms) == CACHE_OK) {
+                ctx->locked = true;
+                S.stats.misses++;
+                return EDGE_MISS;
+            }
+            S.stats.warm_skips++;
+            return EDGE_SERVED;
         }
 
         if (!waiting) {
@@ -441,19 +533,18 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
             }
             waiting = true;
             wait_start = clock_mono_us();
-        } else if (!lock_held ||
-                   clock_mono_us() - wait_start >= (int64_t)app->cfg.cache.lock_wait_ms * 1000) {
+        } else if (!lock_held || clock_mono_us() - wait_start >= wait_us) {
             /* The winner gave up or took too long: query ourselves. */
             S.stats.lock_waits++;
             S.stats.lock_fallbacks++;
             S.stats.misses++;
             return EDGE_MISS;
         }
-        if (app->cfg.cache.lock_wait_ms <= 0) {
+        if (wait_us <= 0) {
             S.stats.misses++;
             return EDGE_MISS;
         }
-        clock_sleep_ms(WAIT_STEP_MS);
+        wait_for_store(app, ctx->key, ticket, wait_start + wait_us - clock_mono_us());
     }
 }
 
@@ -502,12 +593,16 @@ void edge_finish(struct app *app, struct request *req, struct edge_ctx *ctx,
         S.stats.stores++;
         S.stored = true;
     }
-    release_lock(app, ctx);
+    if (ctx->locked)
+        release_lock(app, ctx); /* wakes the waiters */
+    else if (stored)
+        wake_waiters(app, ctx->key);
 
     bool gzip_out = e.gzip && request_accepts_gzip(req);
     const char *etag = gzip_out ? e.etag_gzip : e.etag;
-    if (req->if_none_match && (cache_etag_matches(req->if_none_match, e.etag) ||
-                               (e.gzip && cache_etag_matches(req->if_none_match, e.etag_gzip)))) {
+    if (req->if_none_match && res->status == 200 &&
+        (cache_etag_matches(req->if_none_match, e.etag) ||
+         (e.gzip && cache_etag_matches(req->if_none_match, e.etag_gzip)))) {
         int status = res->status;
         response_empty(res, 304);
         S.stats.not_modified++;
@@ -557,25 +652,25 @@ void edge_invalidate(struct app *app, const char *const *tags, size_t ntags)
     }
     if (failed)
         bump_epoch(app, "tag_bump_failed");
-    /* Warm what the write touched: the default first pages of the lists,
-     * the item and its owner's profile. */
+    /* Warm the default first pages of the lists, the pages nearly every
+     * visitor asks for.  Items and profiles are not warmed: they are
+     * recomputed by their first reader (coalesced), which costs the same
+     * query, and only when somebody reads them; warming them after every
+     * write cost three queries per write that few reads used (bench/run,
+     * mixed). */
     for (size_t i = 0; i < ntags; i++) {
-        const char *t = tags[i];
-        if (strcmp(t, "pitches") == 0) {
+        if (strcmp(tags[i], "pitches") == 0) {
             queue_path(PENDING_WARM, "/api/pitches", "");
             queue_path(PENDING_WARM, "/api/pitches?sort=popular", "");
-        } else if (strncmp(t, "pitch:", 6) == 0) {
-            queue_path(PENDING_WARM, "/api/pitches/", t + 6);
-        } else if (strncmp(t, "user:", 5) == 0) {
-            queue_path(PENDING_WARM, "/api/users/", t + 5);
-            queue_path(PENDING_WARM, "/api/pitches?owner=", t + 5);
         }
     }
 }
 
-/* Runs path through the router as an internal HEAD request that skips the
- * lookup and stores its answer.  Returns the status. */
-static int run_internal(struct app *app, const char *path, bool *stored)
+/* Runs path through the router as an internal HEAD request of the given
+ * kind, which stores its answer.  Returns the status (0 when a warm found
+ * nothing to do). */
+static int run_internal(struct app *app, enum internal_kind kind, const char *path,
+                        bool *stored)
 {
     char uri[PENDING_PATH_MAX + 16];
     snprintf(uri, sizeof uri, "REQUEST_URI=%s", path);
@@ -585,10 +680,10 @@ static int run_internal(struct app *app, const char *path, bool *stored)
     struct response res;
     request_init(&req, envp);
     response_init(&res);
-    S.force_miss = true;
+    S.internal = kind;
     S.stored = false;
     dispatch_request(app, &req, &res);
-    S.force_miss = false;
+    S.internal = INTERNAL_NONE;
     if (stored)
         *stored = S.stored;
     int status = res.status;
@@ -600,7 +695,7 @@ static int run_internal(struct app *app, const char *path, bool *stored)
 
 int edge_warm_path(struct app *app, const char *path, bool *stored)
 {
-    int status = run_internal(app, path, stored);
+    int status = run_internal(app, INTERNAL_REFRESH, path, stored);
     S.stats.warms++;
     return status;
 }
@@ -619,7 +714,9 @@ void edge_after_response(struct app *app, struct request *req, struct response *
     if (db_circuit_open(app->db) || cache_bypassing(app->cache))
         return;
     for (size_t i = 0; i < n; i++) {
-        (void)run_internal(app, pending[i].path, NULL);
+        (void)run_internal(app,
+                           pending[i].kind == PENDING_REFRESH ? INTERNAL_REFRESH : INTERNAL_WARM,
+                           pending[i].path, NULL);
         if (pending[i].kind == PENDING_REFRESH)
             S.stats.refreshes++;
         else

@@ -54,6 +54,7 @@ struct edge_stats {
     uint64_t lock_fallbacks;/* ... and then queried themselves */
     uint64_t refreshes;     /* stale entries recomputed after the answer */
     uint64_t warms;         /* entries recomputed by warming */
+    uint64_t warm_skips;    /* warms not needed: fresh already, or being recomputed */
     uint64_t epoch_bumps;   /* cache epoch bumped in Postgres */
     uint64_t memcached_errors; /* from the client: failed memcached calls */
 };

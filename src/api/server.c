@@ -7,7 +7,9 @@
 #include <poll.h>
 #include <signal.h>
 #include <sodium.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "api/server.h"
 #include "api/worker_hooks.h"
@@ -29,6 +31,37 @@ static void install_signals(void)
     static const int stop[] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2, 0 };
     signals_install(on_stop_signal, stop);
     signal(SIGHUP, SIG_IGN); /* multiwatch does not forward it */
+}
+
+/* Resident memory in bytes (0 when unknown): one read of /proc/self/statm. */
+static uint64_t rss_bytes(void)
+{
+    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    char text[128];
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    if (n <= 0)
+        return 0;
+    text[n] = '\0';
+    unsigned long long size, resident;
+    if (sscanf(text, "%llu %llu", &size, &resident) != 2)
+        return 0;
+    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
+}
+
+/* Above [api] max_rss_mb: time to leave (after the request in flight). */
+static bool over_memory_ceiling(const struct app *app)
+{
+    if (app->cfg.api.max_rss_mb <= 0)
+        return false;
+    uint64_t rss = rss_bytes();
+    if (rss <= (uint64_t)app->cfg.api.max_rss_mb * 1024 * 1024)
+        return false;
+    log_warn("event=worker_recycle reason=memory rss_mb=%.1f max_rss_mb=%d",
+             (double)rss / 1048576.0, app->cfg.api.max_rss_mb);
+    return true;
 }
 
 static void handle_one(struct app *app, FCGX_Request *fr)
@@ -95,6 +128,8 @@ int server_run(struct app *app, int listen_fd)
         int64_t now = clock_mono_us();
         if (now >= next_hk) {
             worker_housekeeping(app, now);
+            if (over_memory_ceiling(app))
+                break;
             /* A connection probe in flight advances every few ms, so the
              * circuit closes as soon as Postgres answers. */
             next_hk = now + (db_probe_pending(app->db) ? 5000 : hk_every);

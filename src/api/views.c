@@ -5,8 +5,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "api/views.h"
 #include "common/buf.h"
+#include "common/clock.h"
 #include "common/log.h"
 #include "common/xalloc.h"
 
@@ -22,12 +25,25 @@ struct view_count {
 struct views {
     struct view_count *items;
     int count, cap, batch;
+    int64_t retry_at_us; /* after a busy flush: not before this */
+    uint64_t busy;       /* flushes that found another flusher */
 };
 
+/* One flusher at a time, pool-wide, and nobody waits for it.  Sorting the
+ * ids does not make an UPDATE ... FROM lock rows in that order (a hash join
+ * visits them in table order), so two workers flushing overlapping ids could
+ * deadlock, and each deadlock held both for deadlock_timeout.  Instead the
+ * statement first tries a transaction-level advisory lock; only its holder
+ * updates, so at most one multi-row updater of pitch_views exists and no
+ * cycle of row locks can form.  A worker that finds the lock taken changes
+ * nothing and keeps its counts for a later try (a few ms later, with jitter).
+ * The first column says whether the lock was taken. */
 DB_STMT(views_flush_stmt,
-        "UPDATE pitch_views v SET views = v.views + d.n"
-        " FROM (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS n) d"
-        " WHERE v.pitch_id = d.id");
+        "WITH go AS MATERIALIZED (SELECT pg_try_advisory_xact_lock(" VIEWS_FLUSH_LOCK_KEY ") AS ok),"
+        " d AS (SELECT unnest($1::bigint[]) AS id, unnest($2::bigint[]) AS n),"
+        " u AS (UPDATE pitch_views v SET views = v.views + d.n FROM d"
+        "       WHERE v.pitch_id = d.id AND (SELECT ok FROM go) RETURNING 1)"
+        " SELECT (SELECT ok FROM go), (SELECT count(*) FROM u)");
 
 struct views *views_new(int batch)
 {
@@ -121,6 +137,9 @@ int views_flush(struct views *v, struct db *db)
 {
     if (v->count == 0)
         return 0;
+    int64_t now = clock_mono_us();
+    if (now < v->retry_at_us)
+        return 1;
     qsort(v->items, (size_t)v->count, sizeof *v->items, by_id);
     struct buf ids = BUF_INIT, ns = BUF_INIT;
     buf_append_char(&ids, '{');
@@ -132,9 +151,10 @@ int views_flush(struct views *v, struct db *db)
     buf_append_char(&ids, '}');
     buf_append_char(&ns, '}');
     const char *params[2] = { ids.data, ns.data };
-    PGresult *r;
+    PGresult *r = NULL;
     struct db_error err;
     enum db_status st = db_query(db, &views_flush_stmt, 2, params, 0, &r, &err);
+    bool got_lock = st == DB_OK && PQntuples(r) == 1 && PQgetvalue(r, 0, 0)[0] == 't';
     PQclear(r);
     buf_free(&ids);
     buf_free(&ns);
@@ -142,7 +162,19 @@ int views_flush(struct views *v, struct db *db)
         log_warn("event=views_flush_failed pending=%d", v->count);
         return -1;
     }
+    if (!got_lock) {
+        /* Another worker is flushing: try again in 5-15 ms. */
+        v->busy++;
+        v->retry_at_us = now + 5000 + (int64_t)randombytes_uniform(10000);
+        return 1;
+    }
     log_debug("event=views_flushed pitches=%d", v->count);
     v->count = 0;
+    v->retry_at_us = 0;
     return 0;
+}
+
+uint64_t views_busy_count(const struct views *v)
+{
+    return v->busy;
 }

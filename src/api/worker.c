@@ -5,6 +5,7 @@
 #include "api/edge.h"
 #include "api/views.h"
 #include "api/worker_hooks.h"
+#include "common/clock.h"
 #include "common/log.h"
 
 int worker_read_body(struct app *app, struct request *req, FCGX_Stream *in, struct response *res)
@@ -52,6 +53,12 @@ void worker_housekeeping(struct app *app, int64_t now_us)
 
 void worker_shutdown(struct app *app)
 {
-    if (views_flush(app->views, app->db) != 0)
+    /* Leaving: another worker's flush is worth a short wait (up to 200 ms),
+     * the counts are lost otherwise. */
+    int64_t give_up = clock_mono_us() + 200000;
+    int rc;
+    while ((rc = views_flush(app->views, app->db)) == 1 && clock_mono_us() < give_up)
+        clock_sleep_ms(2);
+    if (rc != 0)
         log_warn("event=views_lost_at_shutdown pending=%d", views_pending(app->views));
 }

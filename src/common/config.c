@@ -63,8 +63,10 @@ static const struct config_option options[] = {
         "origins allowed by CORS, space or comma separated"),
 
     OPT(api, workers, CONFIG_INT, workers, "4", 1, 1024, "FastCGI processes in the pool"),
-    OPT(api, max_requests, CONFIG_INT, max_requests, "10000", 0, INT_MAX,
+    OPT(api, max_requests, CONFIG_INT, max_requests, "0", 0, INT_MAX,
         "a worker exits after about this many requests (0: never)"),
+    OPT(api, max_rss_mb, CONFIG_INT, max_rss_mb, "128", 0, 1048576,
+        "a worker above this resident memory (MiB) exits after its request (0: no limit)"),
     OPT(api, housekeeping_ms, CONFIG_INT, housekeeping_ms, "250", 10, 10000,
         "how often idle housekeeping runs"),
     OPT(api, view_flush_ms, CONFIG_INT, view_flush_ms, "1000", 10, 600000,

@@ -44,6 +44,7 @@ struct config {
     struct {
         int workers;
         int max_requests;
+        int max_rss_mb;
         int housekeeping_ms;
         int view_flush_ms;
         int view_flush_batch;

@@ -922,8 +922,10 @@ START_TEST(postgres_stopped_serves_cache)
 }
 END_TEST
 
-/* After a write, the default first pages it touched are recomputed once
- * the answer is out: the next reader hits and sees the change. */
+/* After a write, the default first pages of the lists are recomputed once
+ * the answer is out: the next reader hits and sees the change.  The item
+ * and the owner's list are left to their first reader (one miss, then
+ * hits), so writes do not pay for pages few people read. */
 START_TEST(warming_after_write)
 {
     struct user u;
@@ -932,13 +934,18 @@ START_TEST(warming_after_write)
     it_sleep_ms(300);
     char owner_list[96], cs[16];
     snprintf(owner_list, sizeof owner_list, "/api/pitches?owner=%lld", u.id);
-    const char *paths[] = { "/api/pitches", "/api/pitches?sort=popular", owner_list };
-    for (size_t i = 0; i < 3; i++) {
+    const char *paths[] = { "/api/pitches", "/api/pitches?sort=popular" };
+    for (size_t i = 0; i < 2; i++) {
         ck_assert(list_has(paths[i], id, "Warmed", cs));
         ck_assert_msg(strcmp(cs, "HIT") == 0, "%s after a write: %s", paths[i], cs);
     }
+    ck_assert(list_has(owner_list, id, "Warmed", cs));
+    ck_assert_str_eq(cs, "MISS");
+    ck_assert(list_has(owner_list, id, "Warmed", cs));
+    ck_assert_str_eq(cs, "HIT");
     char item[64];
     snprintf(item, sizeof item, "/api/pitches/%lld", id);
+    ck_assert_str_eq(cache_status_of(item), "MISS");
     ck_assert_str_eq(cache_status_of(item), "HIT");
 }
 END_TEST

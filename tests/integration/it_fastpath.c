@@ -232,14 +232,16 @@ START_TEST(pool_entries_served_alike)
             free(ce);
             not_found += fast.status == 404;
 
-            /* 304 for the ETag of this variant, from the fast path too. */
+            /* 304 for the ETag of this variant, from the fast path too (a
+             * 404 stays a 404: only a representation matches). */
             char *etag = it_header(&pool, "ETag");
             char inm[128];
             snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
             const char *h304[] = { inm, variant ? "Accept-Encoding: gzip" : NULL, NULL };
             struct it_response nm;
             ck_assert_int_eq(it_request(NULL, "GET", paths[i], NULL, h304, &nm), 0);
-            ck_assert_msg(nm.status == 304, "%s: If-None-Match gave %ld", paths[i], nm.status);
+            long want = pool.status == 200 ? 304 : pool.status;
+            ck_assert_msg(nm.status == want, "%s: If-None-Match gave %ld", paths[i], nm.status);
             ck_assert(served_by_nginx(&nm));
             char *etag2 = it_header(&nm, "ETag");
             ck_assert_str_eq(etag2, etag);

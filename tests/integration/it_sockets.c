@@ -132,6 +132,51 @@ START_TEST(systemd_socket_activation)
 }
 END_TEST
 
+/* A worker above [api] max_rss_mb answers the request in flight, then
+ * leaves by itself (status 0, for its supervisor to replace) and says why.
+ * 1 MiB: every worker is above it once it has started. */
+START_TEST(memory_ceiling_recycles_the_worker)
+{
+    char dir[] = "/tmp/pitchey-sock.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char sock[256], conf[256], log[256], cmd[2048];
+    snprintf(sock, sizeof sock, "%s/api.sock", dir);
+    snprintf(conf, sizeof conf, "%s/pitchey.conf", dir);
+    snprintf(log, sizeof log, "%s/api.log", dir);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s' && printf '\\n[api]\\nmax_rss_mb = 1\\n' >>'%s'",
+             it_env("PITCHEY_CONFIG"), conf, conf);
+    int rc;
+    free(it_run(cmd, &rc));
+    ck_assert_int_eq(rc, 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        FILE *f = freopen(log, "w", stderr);
+        (void)f;
+        execl(it_env("PITCHEY_API"), "pitchey-api", "--config", conf, "--listen", sock,
+              (char *)NULL);
+        _exit(127);
+    }
+    expect_health(sock);
+    double t0 = it_now();
+    int status = 0;
+    pid_t done = 0;
+    while ((done = waitpid(pid, &status, WNOHANG)) == 0 && it_now() - t0 < 10)
+        it_sleep_ms(20);
+    if (done == 0) {
+        kill(pid, SIGKILL);
+        waitpid(pid, &status, 0);
+        ck_abort_msg("the worker stayed above its memory ceiling");
+    }
+    ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+    snprintf(cmd, sizeof cmd, "grep -c 'event=worker_recycle reason=memory' '%s'", log);
+    char *out = it_run(cmd, &rc);
+    ck_assert_msg(rc == 0 && atoi(out) == 1, "log: %s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    free(it_run(cmd, &rc));
+}
+END_TEST
+
 START_TEST(not_a_socket_is_refused)
 {
     char cmd[2048];
@@ -153,6 +198,7 @@ static Suite *suite(void)
     tcase_add_test(tc, listen_on_unix_path);
     tcase_add_test(tc, listen_on_tcp);
     tcase_add_test(tc, systemd_socket_activation);
+    tcase_add_test(tc, memory_ceiling_recycles_the_worker);
     tcase_add_test(tc, not_a_socket_is_refused);
     suite_add_tcase(s, tc);
     return s;
