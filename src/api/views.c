@@ -85,15 +85,16 @@ void views_add(struct views *v, int64_t id, int64_t n)
     v->count++;
 }
 
-/* A decimal from 1 to 2^62 ending at one of stops; NULL otherwise. */
+/* A decimal from 1 to INT64_MAX ending at one of stops; NULL otherwise. */
 static const char *parse_count(const char *p, const char *stops, int64_t *out)
 {
     int64_t x = 0;
     const char *start = p;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (x > ((int64_t)1 << 62) / 10)
+        int d = *p - '0';
+        if (x > (INT64_MAX - d) / 10)
             return NULL;
-        x = x * 10 + (*p - '0');
+        x = x * 10 + d;
     }
     if (p == start || x < 1 || strchr(stops, *p) == NULL)
         return NULL;
