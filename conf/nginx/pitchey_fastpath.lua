@@ -22,8 +22,9 @@
 -- A GET of a pitch counts a view (API.md).  Hits answered here are summed per
 -- pitch in lua_shared_dict pitchey_fastpath_views and handed to the pool once
 -- a second, by one nginx worker, as a FastCGI request on the pool's socket
--- carrying PITCHEY_FASTPATH_VIEWS="id:n,...": a parameter only a front
--- server can set.  The worker adds them to its own batch for Postgres.
+-- carrying PITCHEY_FASTPATH_REPORT="hits=<n> not_modified=<n> views=id:n,..."
+-- (src/api/fastpath.h): a parameter only a front server can set.  The worker
+-- adds the views to its batch for Postgres and the hits to its metrics.
 
 local ffi = require("ffi")
 local bit = require("bit")
@@ -489,12 +490,12 @@ local function fcgi_len(n)
         band(rshift(n, 8), 255), band(n, 255))
 end
 
--- One FastCGI request to the pool carrying the counts; true on its 204.
-local function send_views(list)
+-- One FastCGI request to the pool carrying a report; true on its 204.
+local function send_report(report)
     local params = {
-        REQUEST_METHOD = "POST", REQUEST_URI = "/api/internal/fastpath-views",
+        REQUEST_METHOD = "POST", REQUEST_URI = "/api/internal/fastpath-report",
         CONTENT_LENGTH = "0", GATEWAY_INTERFACE = "CGI/1.1", SERVER_PROTOCOL = "HTTP/1.1",
-        REMOTE_ADDR = "127.0.0.1", PITCHEY_FASTPATH_VIEWS = list,
+        REMOTE_ADDR = "127.0.0.1", PITCHEY_FASTPATH_REPORT = report,
     }
     local nv = {}
     for k, v in pairs(params) do
@@ -521,31 +522,42 @@ local function send_views(list)
     return ok and find(table.concat(out), "^Status: 204") ~= nil, err
 end
 
-local function flush_views(premature)
+-- Takes a counter's value, leaving what comes in meanwhile for next time.
+local function take(d, key)
+    local n = d:get(key)
+    if not n or n <= 0 then return 0 end
+    d:incr(key, -n)
+    return n
+end
+
+local function report(premature)
     local vd = ngx.shared.pitchey_fastpath_views
-    if premature or not C or not vd or not dict:add("views_flush", true, VIEWS_FLUSH_S * 0.9) then
+    if premature or not C or not vd or not dict:add("report_lock", true, VIEWS_FLUSH_S * 0.9) then
         return
     end
+    local hits, nm = take(dict, "report_hits"), take(dict, "report_not_modified")
     local batch, size = {}, 0
     local function send()
-        if #batch == 0 then return end
+        if #batch == 0 and hits == 0 and nm == 0 then return end
         local parts = {}
         for i, b in ipairs(batch) do parts[i] = b[1] .. ":" .. b[2] end
-        local ok, err = send_views(table.concat(parts, ","))
+        local ok, err = send_report(format("hits=%d not_modified=%d views=%s", hits, nm,
+            table.concat(parts, ",")))
         if ok then
             count("views_sent", size)
         else
-            -- Kept for the next flush.
+            -- Kept for the next report.
             for _, b in ipairs(batch) do vd:incr(b[1], b[2], 0) end
-            count("views_send_errors")
-            ngx.log(ngx.WARN, "pitchey fast path: view counts not delivered: ", err or "no 204")
+            dict:incr("report_hits", hits, 0)
+            dict:incr("report_not_modified", nm, 0)
+            count("report_errors")
+            ngx.log(ngx.WARN, "pitchey fast path: report not delivered: ", err or "no 204")
         end
-        batch, size = {}, 0
+        batch, size, hits, nm = {}, 0, 0, 0
     end
     for _, id in ipairs(vd:get_keys(0)) do
-        local n = vd:get(id)
-        if n and n > 0 then
-            vd:incr(id, -n)   -- what came in meanwhile stays for the next flush
+        local n = take(vd, id)
+        if n > 0 then
             batch[#batch + 1] = { id, n }
             size = size + n
             if #batch * 24 > VIEWS_CHUNK then send() end
@@ -596,6 +608,7 @@ local function answer(e, data)
         h["Content-Type"] = nil
         ngx.send_headers()
         count("not_modified")
+        count("report_not_modified")
     else
         ngx.status = e.status
         if gz then h["Content-Encoding"] = "gzip" end
@@ -633,7 +646,7 @@ function _M.init_worker()
     if not C then return end
     ngx.timer.at(0, poll_epoch)
     ngx.timer.every(EPOCH_POLL_S, poll_epoch)
-    ngx.timer.every(VIEWS_FLUSH_S, flush_views)
+    ngx.timer.every(VIEWS_FLUSH_S, report)
 end
 
 local function stats()
@@ -644,7 +657,7 @@ local function stats()
     local out = { format('"enabled":%s', C and "true" or "false") }
     for _, k in ipairs({ "hits", "not_modified", "miss", "stale", "invalid",
         "no_epoch", "memcached_errors", "memcached_skipped", "not_handled", "views_sent",
-        "views_send_errors" }) do
+        "report_errors" }) do
         out[#out + 1] = format('"%s":%d', k, dict and dict:get(k) or 0)
     end
     local last = dict and dict:get("memcached_last_error")
@@ -746,6 +759,7 @@ function _M.access()
         return
     end
     count("hits")
+    count("report_hits")
     -- The pool counts a view for a GET of a pitch answered 200 or 304.
     if view_id and method == "GET" and e.status == 200 then
         ngx.shared.pitchey_fastpath_views:incr(view_id, 1, 0)

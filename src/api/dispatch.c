@@ -8,7 +8,7 @@
 
 #include "api/app.h"
 #include "api/routes.h"
-#include "api/views.h"
+#include "api/fastpath.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -48,26 +48,23 @@ static void preflight(struct app *app, struct request *req, struct response *res
     }
 }
 
-/* The views the nginx fast path counted for its hits, sent by nginx itself
- * (conf/nginx/pitchey_fastpath.lua) once a second: added to this worker's
- * batch, flushed with its own. */
-static void fastpath_views(struct app *app, struct request *req, struct response *res)
+/* The report nginx sends once a second for the hits it answered itself
+ * (api/fastpath.h): views join this worker's batch, hits its counters. */
+static void fastpath_report(struct app *app, struct request *req, struct response *res)
 {
-    int n = views_add_list(app->views, req->fastpath_views);
-    if (n < 0) {
-        log_warn("event=fastpath_views_malformed");
-        response_error(res, 400, "invalid_parameter", "malformed view counts");
+    if (fastpath_apply_report(req->fastpath_report, app->views) != 0) {
+        log_warn("event=fastpath_report_malformed");
+        response_error(res, 400, "invalid_parameter", "malformed fast path report");
         return;
     }
-    log_debug("event=fastpath_views pitches=%d", n);
     response_empty(res, 204);
 }
 
 void dispatch_request(struct app *app, struct request *req, struct response *res)
 {
     const struct route *route = NULL;
-    if (req->fastpath_views) {
-        fastpath_views(app, req, res);
+    if (req->fastpath_report) {
+        fastpath_report(app, req, res);
         return;
     }
     char idbuf[32] = "";

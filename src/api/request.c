@@ -90,7 +90,7 @@ void request_init(struct request *req, char **envp)
     req->remote_addr = request_param(envp, "REMOTE_ADDR");
     req->idempotency_key = request_param(envp, "HTTP_IDEMPOTENCY_KEY");
     req->preflight_method = request_param(envp, "HTTP_ACCESS_CONTROL_REQUEST_METHOD");
-    req->fastpath_views = request_param(envp, "PITCHEY_FASTPATH_VIEWS");
+    req->fastpath_report = request_param(envp, "PITCHEY_FASTPATH_REPORT");
     if (req->remote_addr == NULL)
         req->remote_addr = "";
 

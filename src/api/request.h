@@ -43,10 +43,10 @@ struct request {
     struct buf body;
     bool body_too_large;
     int64_t path_id;         /* the {id} of the route, once matched */
-    /* PITCHEY_FASTPATH_VIEWS: views the nginx fast path counted.  Only the
-     * front server sets such a parameter (a client's headers arrive as
-     * HTTP_*), so it needs no other proof. */
-    const char *fastpath_views;
+    /* PITCHEY_FASTPATH_REPORT: the nginx fast path's hits and views
+     * (api/fastpath.h).  Only the front server sets such a parameter (a
+     * client's headers arrive as HTTP_*), so it needs no other proof. */
+    const char *fastpath_report;
 };
 
 /* Parses the CGI parameters; never fails (bad parts surface later as the

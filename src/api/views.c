@@ -3,7 +3,6 @@
 
 #include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
 #include <sodium.h>
 
@@ -83,39 +82,6 @@ void views_add(struct views *v, int64_t id, int64_t n)
     v->items[v->count].id = id;
     v->items[v->count].n = n;
     v->count++;
-}
-
-/* A decimal from 1 to INT64_MAX ending at one of stops; NULL otherwise. */
-static const char *parse_count(const char *p, const char *stops, int64_t *out)
-{
-    int64_t x = 0;
-    const char *start = p;
-    for (; *p >= '0' && *p <= '9'; p++) {
-        int d = *p - '0';
-        if (x > (INT64_MAX - d) / 10)
-            return NULL;
-        x = x * 10 + d;
-    }
-    if (p == start || x < 1 || strchr(stops, *p) == NULL)
-        return NULL;
-    *out = x;
-    return p;
-}
-
-int views_add_list(struct views *v, const char *list)
-{
-    int added = 0;
-    const char *p = list;
-    while (*p) {
-        int64_t id, n;
-        if ((p = parse_count(p, ":", &id)) == NULL || (p = parse_count(p + 1, ",", &n)) == NULL)
-            return -1;
-        views_add(v, id, n);
-        added++;
-        if (*p == ',' && *++p == '\0')
-            return -1; /* a trailing comma */
-    }
-    return added;
 }
 
 bool views_batch_full(const struct views *v)

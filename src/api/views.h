@@ -18,12 +18,8 @@ struct views;
 struct views *views_new(int batch);
 void views_free(struct views *v);
 void views_count(struct views *v, int64_t pitch_id);
-/* Adds n (>= 1) views of one pitch. */
+/* Adds n (>= 1) views of one pitch (the nginx fast path's, api/fastpath.h). */
 void views_add(struct views *v, int64_t pitch_id, int64_t n);
-/* Adds the views the nginx fast path counted: "id:n,id:n,..." (ids and
- * counts from 1).  Returns the pairs added, or -1 at the first malformed
- * pair (the pairs before it are kept). */
-int views_add_list(struct views *v, const char *list) __attribute__((warn_unused_result));
 bool views_batch_full(const struct views *v);
 /* The advisory lock key that serialises flushes (also taken by pitcheyctl
  * seed-demo, which rewrites pitch_views in bulk). */

@@ -379,31 +379,33 @@ START_TEST(hits_count_views)
 }
 END_TEST
 
-/* The pool refuses malformed counts (only the front server can send them). */
-START_TEST(malformed_views_refused)
+/* The pool refuses malformed reports (only the front server can send them). */
+START_TEST(malformed_reports_refused)
 {
     char sock[1024];
     snprintf(sock, sizeof sock, "%s/run/api.sock", it_env("PITCHEY_STACK_DIR"));
-    const char *bad[] = { "1:", "x:1", "1:0", "0:5", "1:2;", "1:2,,3:4", NULL };
+    const char *bad[] = { "views=1:", "views=x:1", "views=1:0", "views=0:5", "views=1:2;",
+                          "views=1:2,,3:4", "hits=x", "", NULL };
     for (int i = 0; bad[i]; i++) {
         char views[64];
-        snprintf(views, sizeof views, "PITCHEY_FASTPATH_VIEWS=%s", bad[i]);
-        const char *params[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/api/internal/fastpath-views",
+        snprintf(views, sizeof views, "PITCHEY_FASTPATH_REPORT=%s", bad[i]);
+        const char *params[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/api/internal/fastpath-report",
                                  "CONTENT_LENGTH=0", views, NULL };
         char *out = fcgi_request(sock, params, NULL, 0, 5000);
         ck_assert_msg(out != NULL, "no answer for %s", bad[i]);
         ck_assert_msg(strncmp(out, "Status: 400", 11) == 0, "%s: %.40s", bad[i], out);
         free(out);
     }
-    const char *good[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/api/internal/fastpath-views",
-                           "CONTENT_LENGTH=0", "PITCHEY_FASTPATH_VIEWS=1:2,3:4", NULL };
+    const char *good[] = { "REQUEST_METHOD=POST", "REQUEST_URI=/api/internal/fastpath-report",
+                           "CONTENT_LENGTH=0", "PITCHEY_FASTPATH_REPORT=hits=2 views=1:2,3:4",
+                           NULL };
     char *out = fcgi_request(sock, good, NULL, 0, 5000);
     ck_assert_msg(out && strncmp(out, "Status: 204", 11) == 0, "good counts: %.40s",
                   out ? out : "(none)");
     free(out);
     /* A client's header of that name is an HTTP_ parameter: no effect. */
     struct it_response r;
-    const char *h[] = { "PITCHEY-FASTPATH-VIEWS: 1:1000", NULL };
+    const char *h[] = { "PITCHEY-FASTPATH-REPORT: views=1:1000", NULL };
     ck_assert_int_eq(it_request(NULL, "GET", "/api/health", NULL, h, &r), 0);
     ck_assert_int_eq(r.status, 200);
     it_response_free(&r);
@@ -527,7 +529,7 @@ static Suite *suite(void)
     tcase_add_test(tc, other_requests_reach_the_pool);
     tcase_add_test(tc, other_format_version_is_a_miss);
     tcase_add_test(tc, hits_count_views);
-    tcase_add_test(tc, malformed_views_refused);
+    tcase_add_test(tc, malformed_reports_refused);
     tcase_add_test(tc, server_added_to_the_list);
     suite_add_tcase(s, tc);
     return s;
