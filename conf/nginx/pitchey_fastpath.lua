@@ -364,7 +364,8 @@ local function path_id(s)
 end
 
 local function unescape(s)
-    if find(s, "%%[^%x]") or find(s, "%%%x?$") then return nil end
+    -- Every "%" starts two hex digits, or the pool refuses the parameter.
+    if find((s:gsub("%%%x%x", "")), "%", 1, true) then return nil end
     s = s:gsub("+", " ")
     return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
@@ -657,7 +658,7 @@ local function stats()
     local out = { format('"enabled":%s', C and "true" or "false") }
     for _, k in ipairs({ "hits", "not_modified", "miss", "stale", "invalid",
         "no_epoch", "memcached_errors", "memcached_skipped", "not_handled", "views_sent",
-        "report_errors" }) do
+        "report_errors", "lua_errors" }) do
         out[#out + 1] = format('"%s":%d', k, dict and dict:get(k) or 0)
     end
     local last = dict and dict:get("memcached_last_error")
@@ -695,18 +696,9 @@ local function server_lookup()
     return ngx.exit(200)
 end
 
--- access_by_lua: answers a HIT, or returns and the request goes on.
-function _M.access()
-    local method = ngx.var.request_method
-    local ruri = ngx.var.request_uri
-    local qpos = find(ruri, "?", 1, true)
-    local path = qpos and sub(ruri, 1, qpos - 1) or ruri
-    if sub(path, 1, 5) ~= "/api/" then
-        if path == "/pitchey-fastpath/stats" then return stats() end
-        if path == "/pitchey-fastpath/servers" and method == "POST" then return server_lookup() end
-        return
-    end
-    if not C or (method ~= "GET" and method ~= "HEAD") then return end
+-- Answers a HIT (true), or returns false and the request goes on.
+local function try(method, path, qpos, ruri)
+    if not C or (method ~= "GET" and method ~= "HEAD") then return false end
     local args = qpos and sub(ruri, qpos + 1) or nil
     local route_key, tag, view_id
     if path == "/api/pitches" then
@@ -723,12 +715,12 @@ function _M.access()
     -- A token, or CORS (the pool decides what an Origin gets): the pool.
     if route_key == nil or ngx.var.http_authorization ~= nil or ngx.var.http_origin ~= nil then
         count("not_handled")
-        return
+        return false
     end
     local now_ms = ngx.now() * 1000
     if epoch == nil or now_ms - epoch_read_ms > EPOCH_MAX_AGE_MS then
         count("no_epoch")
-        return
+        return false
     end
     local ekey = key_build("r", route_key, epoch)
     local tkey = key_build("t", tag)
@@ -740,23 +732,23 @@ function _M.access()
             count("memcached_errors")
             dict:set("memcached_last_error", tostring(err))
         end
-        return
+        return false
     end
     local v, t = res[ekey], res[tkey]
-    if not v then count("miss"); return end
+    if not v then count("miss"); return false end
     local e = entry_decode(v[1])
     local gen = t and tag_parse(t[1])
     if not e or not gen or e.ntags ~= 1 or e.gens[1] ~= gen then
         count("invalid")
-        return
+        return false
     end
     if now_ms >= e.soft_expiry_ms then
         count("stale")   -- the pool answers STALE and refreshes
-        return
+        return false
     end
     if not answer(e, v[1]) then
         count("invalid")
-        return
+        return false
     end
     count("hits")
     count("report_hits")
@@ -764,11 +756,28 @@ function _M.access()
     if view_id and method == "GET" and e.status == 200 then
         ngx.shared.pitchey_fastpath_views:incr(view_id, 1, 0)
     end
-    return ngx.exit(ngx.HTTP_OK)
+    return true
 end
 
--- For tests of this file alone.
-_M._oaat, _M._list_key, _M._etag_matches, _M._accepts_gzip = oaat, list_key, etag_matches,
-    accepts_gzip
+-- access_by_lua: answers a HIT, or returns and the request goes on.  A
+-- failure of this file (a bug) must not fail the request: it goes on too.
+function _M.access()
+    local method = ngx.var.request_method
+    local ruri = ngx.var.request_uri
+    local qpos = find(ruri, "?", 1, true)
+    local path = qpos and sub(ruri, 1, qpos - 1) or ruri
+    if sub(path, 1, 5) ~= "/api/" then
+        if path == "/pitchey-fastpath/stats" then return stats() end
+        if path == "/pitchey-fastpath/servers" and method == "POST" then return server_lookup() end
+        return
+    end
+    local ok, served = pcall(try, method, path, qpos, ruri)
+    if ok and served then return ngx.exit(ngx.HTTP_OK) end
+    if not ok then
+        count("lua_errors")
+        ngx.log(ngx.ERR, "pitchey fast path: ", served)
+        if ngx.headers_sent then return ngx.exit(ngx.ERROR) end
+    end
+end
 
 return _M

@@ -196,6 +196,8 @@ START_TEST(pool_entries_served_alike)
     const char *paths[] = { "/api/pitches",
                             "/api/pitches?sort=popular&limit=5",
                             "/api/pitches?genre=drama&q=Fast",
+                            /* a space: the key's name is hashed (BLAKE2b) */
+                            "/api/pitches?q=Fast+path&sort=popular",
                             list_owner,
                             item,
                             user,
