@@ -531,12 +531,20 @@ local function take(d, key)
     return n
 end
 
+-- What a total grew by since the last report (only the reporter, under
+-- report_lock, writes the "reported:" marks).
+local function since_report(name)
+    local now, last = dict:get(name) or 0, dict:get("reported:" .. name) or 0
+    dict:set("reported:" .. name, now)
+    return math.max(0, now - last)
+end
+
 local function report(premature)
     local vd = ngx.shared.pitchey_fastpath_views
     if premature or not C or not vd or not dict:add("report_lock", true, VIEWS_FLUSH_S * 0.9) then
         return
     end
-    local hits, nm = take(dict, "report_hits"), take(dict, "report_not_modified")
+    local hits, nm = since_report("hits"), since_report("not_modified")
     local batch, size = {}, 0
     local function send()
         if #batch == 0 and hits == 0 and nm == 0 then return end
@@ -549,8 +557,8 @@ local function report(premature)
         else
             -- Kept for the next report.
             for _, b in ipairs(batch) do vd:incr(b[1], b[2], 0) end
-            dict:incr("report_hits", hits, 0)
-            dict:incr("report_not_modified", nm, 0)
+            dict:incr("reported:hits", -hits, 0)
+            dict:incr("reported:not_modified", -nm, 0)
             count("report_errors")
             ngx.log(ngx.WARN, "pitchey fast path: report not delivered: ", err or "no 204")
         end
@@ -609,7 +617,6 @@ local function answer(e, data)
         h["Content-Type"] = nil
         ngx.send_headers()
         count("not_modified")
-        count("report_not_modified")
     else
         ngx.status = e.status
         if gz then h["Content-Encoding"] = "gzip" end
@@ -751,7 +758,6 @@ local function try(method, path, qpos, ruri)
         return false
     end
     count("hits")
-    count("report_hits")
     -- The pool counts a view for a GET of a pitch answered 200 or 304.
     if view_id and method == "GET" and e.status == 200 then
         ngx.shared.pitchey_fastpath_views:incr(view_id, 1, 0)
