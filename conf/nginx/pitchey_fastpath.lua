@@ -12,9 +12,14 @@
 -- on to the pool unchanged.  The pool alone stores, refreshes and locks.
 --
 -- The cache epoch (part of every entry key) is what the workers publish in
--- memcached: "<epoch> <wall ms of their Postgres read>".  A copy is used only
--- while that read is under EPOCH_MAX_AGE_MS old, so nginx never trusts an
--- epoch longer than a worker trusts its own (API.md: the 1-second bound).
+-- memcached: "<epoch> <wall ms of their Postgres read> <careful until>".  A
+-- copy is used only while that read is under EPOCH_MAX_AGE_MS old, so nginx
+-- never trusts an epoch longer than a worker trusts its own (API.md: the
+-- 1-second bound).  After memcached trouble a worker reads the epoch at
+-- every lookup for a few seconds ("careful", src/api/edge.c), closing even
+-- that window; nginx cannot, so it answers nothing itself meanwhile: while
+-- a worker says it is careful, and for as long after any memcached error
+-- nginx sees (it probes every server every EPOCH_POLL_S).
 --
 -- Counters live in the shared dict (lua_shared_dict pitchey_fastpath) and are
 -- shown as JSON at GET /pitchey-fastpath/stats, to loopback clients only.
@@ -47,6 +52,7 @@ local EPOCH_MAX_AGE_MS = 900             -- workers trust theirs for 1 s at most
 local EPOCH_POLL_S = 0.1
 local SERVER_RETRY_S = 1                 -- a failed server is skipped this long
 local SERVER_TIMEOUTS = 3                -- ... after this many timeouts in a row
+local CAREFUL_MIN_MS = 5000              -- as the pool's CAREFUL_US
 local VIEWS_FLUSH_S = 1
 local VIEWS_CHUNK = 8000                 -- bytes of "id:n," per FastCGI request
 local KEEPALIVE_MS, KEEPALIVE_POOL = 30000, 64
@@ -97,6 +103,7 @@ local function read_config(path)
     local cfg = {
         servers = "127.0.0.1:11211", prefix = "pitchey", negative_ttl = 5, timeout_ms = 50,
         cache_control = "public, max-age=60, s-maxage=300", runtime_dir = "/run/pitchey",
+        breaker_cooldown_ms = 3000,
     }
     local fh, err = io.open(path, "r")
     if not fh then
@@ -113,7 +120,7 @@ local function read_config(path)
             if k and section == "cache" then
                 if k == "servers" or k == "prefix" or k == "cache_control" then
                     cfg[k] = v
-                elseif k == "negative_ttl" or k == "timeout_ms" then
+                elseif k == "negative_ttl" or k == "timeout_ms" or k == "breaker_cooldown_ms" then
                     cfg[k] = tonumber(v) or cfg[k]
                 end
             elseif k == "runtime_dir" and section == "api" then
@@ -425,6 +432,14 @@ end
 
 local function identity(k) return k end
 
+-- A server found down makes every nginx worker careful for a while (the
+-- workers are too, and may disagree about which servers are up).  A lone
+-- timeout does not: it says more about a busy machine than about memcached.
+local function careful_from_now()
+    local until_ms = ngx.now() * 1000 + C.careful_ms
+    if (dict:get("careful_until") or 0) < until_ms then dict:set("careful_until", until_ms) end
+end
+
 -- A refused connection skips the server for SERVER_RETRY_S at once; a
 -- timeout (a hung server, or a busy machine) only after SERVER_TIMEOUTS in a
 -- row, as the pool's breaker does.
@@ -433,13 +448,17 @@ local function failed(idx, err)
         timeouts[idx] = (timeouts[idx] or 0) + 1
         if timeouts[idx] < SERVER_TIMEOUTS then return end
     end
+    careful_from_now()
     timeouts[idx] = 0
     down_until[idx] = ngx.now() + SERVER_RETRY_S
 end
 
 -- One multi-get from server idx; nil, err on any failure.
 local function mc_get(idx, keys)
-    if (down_until[idx] or 0) > ngx.now() then return nil, "skipped" end
+    if (down_until[idx] or 0) > ngx.now() then
+        careful_from_now()   -- careful until a while after it is back
+        return nil, "skipped"
+    end
     local s = C.servers_list[idx]
     local mc = memcached:new({ key_transform = { identity, identity } })
     mc:set_timeout(C.timeout_ms)
@@ -460,18 +479,25 @@ local function mc_get(idx, keys)
     return res
 end
 
+-- Reads the epoch copy, and probes every other server (an error anywhere
+-- makes nginx careful).
 local function poll_epoch(premature)
     if premature or not C then return end
     local key = C.epoch_key
-    local res = mc_get(server_for(key), { key })
-    local v = res and res[key] and res[key][1]
-    local e, t
-    if v then e, t = v:match("^(%d+) (%d+)$") end
-    if e then
-        local en, tn = tonumber(e), tonumber(t)
-        -- The highest epoch wins; among equals, the latest read.
-        if epoch == nil or en > tonumber(epoch) or (en == tonumber(epoch) and tn > epoch_read_ms) then
-            epoch, epoch_read_ms = e, tn
+    local home = server_for(key)
+    for idx = 1, #C.servers_list do
+        local res = mc_get(idx, { key })
+        local v = idx == home and res and res[key] and res[key][1]
+        local e, t, c
+        if v then e, t, c = v:match("^(%d+) (%d+) (%d+)$") end
+        if e then
+            local en, tn, cn = tonumber(e), tonumber(t), tonumber(c)
+            -- The highest epoch wins; among equals, the latest read.
+            if epoch == nil or en > tonumber(epoch) or
+                (en == tonumber(epoch) and tn > epoch_read_ms) then
+                epoch, epoch_read_ms = e, tn
+            end
+            if cn > (dict:get("careful_until") or 0) then dict:set("careful_until", cn) end
         end
     end
 end
@@ -645,6 +671,7 @@ function _M.init(opts)
     cfg.epoch_key = format("%s:v%d:epoch", cfg.prefix, FORMAT_VERSION)
     cfg.pool_socket = opts.pool or ("unix:" .. cfg.runtime_dir .. "/api.sock")
     cfg.test = os.getenv("PITCHEY_FASTPATH_TEST") == "1"
+    cfg.careful_ms = math.max(CAREFUL_MIN_MS, cfg.breaker_cooldown_ms + 2000)
     C = cfg
     ring = build_ring(cfg.servers_list)
 end
@@ -665,7 +692,7 @@ local function stats()
     end
     local out = { format('"enabled":%s', C and "true" or "false") }
     for _, k in ipairs({ "hits", "not_modified", "miss", "stale", "invalid",
-        "no_epoch", "memcached_errors", "memcached_skipped", "not_handled", "views_sent",
+        "no_epoch", "careful", "memcached_errors", "memcached_skipped", "not_handled", "views_sent",
         "report_errors", "lua_errors" }) do
         out[#out + 1] = format('"%s":%d', k, dict and dict:get(k) or 0)
     end
@@ -730,6 +757,10 @@ local function try(method, path, qpos, ruri)
     local now_ms = ngx.now() * 1000
     if epoch == nil or now_ms - epoch_read_ms > EPOCH_MAX_AGE_MS then
         count("no_epoch")
+        return false
+    end
+    if now_ms < (dict:get("careful_until") or 0) then
+        count("careful")
         return false
     end
     local ekey = key_build("r", route_key, epoch)

@@ -33,6 +33,7 @@
 #include "cache/entry.h"
 #include "cache/key.h"
 #include "cache/lock.h"
+#include "cache/memo.h"
 #include "cache/session.h"
 #include "cache/tags.h"
 #include "common/clock.h"
@@ -48,6 +49,10 @@
  * (common/wakeup.h), so a store on this host wakes it at once; it looks
  * again at least this often, for stores made on other hosts. */
 #define WAIT_STEP_US 2000
+/* How long after memcached trouble a worker reads the epoch at every
+ * lookup: longer than libmemcached takes to retry a dead server (retry 1 s,
+ * dead 2 s), and at least the cache breaker's cool-down plus 2 s. */
+#define CAREFUL_US 5000000
 
 DB_STMT(edge_epoch_read, "SELECT epoch FROM cache_epoch WHERE id = 1");
 DB_STMT(edge_epoch_bump, "UPDATE cache_epoch SET epoch = epoch + 1 WHERE id = 1 RETURNING epoch");
@@ -72,9 +77,39 @@ static struct {
     } pending[MAX_PENDING];
     size_t npending;
     struct edge_stats stats;
+    struct memo *memo;        /* identity bodies of gzip'd entries, by ETag */
+    bool cache_trouble;       /* bypassed memcached since the last lookup */
+    uint64_t errors_seen;     /* the client's error count at the last lookup */
+    int64_t careful_until_us; /* until then, read the epoch at every lookup */
     struct wakeup *wake;      /* NULL: no runtime dir, waiters poll */
     bool wake_tried;
 } S;
+
+/* Identity bodies kept in process: 32 of them, 2 MiB at most. */
+#define MEMO_ENTRIES 32
+#define MEMO_BYTES (2u << 20)
+
+static struct memo *memo(void)
+{
+    if (S.memo == NULL)
+        S.memo = memo_new(MEMO_ENTRIES, MEMO_BYTES);
+    return S.memo;
+}
+
+/* The identity body of e into out: from the memo when a gzip'd entry was
+ * inflated before. */
+static int identity_body(const struct cache_entry *e, struct buf *out)
+{
+    if (!e->gzip)
+        return cache_entry_identity(e, out);
+    if (memo_get(memo(), e->etag, out))
+        return 0;
+    size_t before = out->len;
+    if (cache_entry_identity(e, out) != 0)
+        return -1;
+    memo_put(memo(), e->etag, out->data + before, out->len - before);
+    return 0;
+}
 
 /* ------------------------------------------------------------ wake-ups */
 
@@ -128,17 +163,23 @@ static uint64_t parse_u64(const char *s)
     return s ? strtoull(s, NULL, 10) : 0;
 }
 
-/* The copy in memcached is "<epoch> <wall ms of the Postgres read>"
- * (doc/cache-format.md).  It is written after every read, not only on a
- * change: the nginx fast path trusts a copy only while that read is under a
- * second old, which is how long a worker trusts its own. */
+/* The copy in memcached is "<epoch> <wall ms of the Postgres read> <wall ms
+ * until which this worker is careful, or 0>" (doc/cache-format.md).  It is
+ * written after every read, not only on a change: the nginx fast path
+ * trusts a copy only while that read is under a second old, which is how
+ * long a worker trusts its own, and answers nothing itself while a worker
+ * is careful after memcached trouble. */
 static void publish_epoch(struct app *app, int64_t read_wall_ms)
 {
     if (S.epoch == 0 || cache_bypassing(app->cache))
         return;
-    char key[CACHE_KEY_MAX + 1], text[48];
+    char key[CACHE_KEY_MAX + 1], text[72];
     cache_key_epoch(key, app->cfg.cache.prefix);
-    int n = snprintf(text, sizeof text, "%" PRIu64 " %" PRId64, S.epoch, read_wall_ms);
+    int64_t careful_left_us = S.careful_until_us - clock_mono_us();
+    int64_t careful_wall_ms =
+        careful_left_us > 0 ? clock_wall_us() / 1000 + careful_left_us / 1000 : 0;
+    int n = snprintf(text, sizeof text, "%" PRIu64 " %" PRId64 " %" PRId64, S.epoch, read_wall_ms,
+                     careful_wall_ms);
     if (cache_set(app->cache, key, text, (size_t)n, 0, 0) == CACHE_OK)
         S.epoch_published = S.epoch;
 }
@@ -263,7 +304,7 @@ static bool serve(struct app *app, struct request *req, const struct cache_entry
         buf_reset(&res->body);
         if (gz) {
             buf_append(&res->body, e->body, e->body_len);
-        } else if (cache_entry_identity(e, &res->body) != 0) {
+        } else if (identity_body(e, &res->body) != 0) {
             buf_reset(&res->body);
             return false;
         }
@@ -352,8 +393,29 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
     if (S.epoch != 0 && clock_mono_us() - S.epoch_read_us > 2 * EPOCH_POLL_US)
         (void)read_epoch(app);
     if (cache_bypassing(app->cache) || !ensure_epoch(app)) {
+        S.cache_trouble = true;
         to_bypass(ctx);
         return EDGE_MISS;
+    }
+    /* After memcached trouble (errors, or the breaker open), other workers
+     * may still fail to reach a server this one reaches again (libmemcached
+     * retries a dead server after seconds, not at once), so their bumps
+     * land only in the epoch.  For a while this worker reads the epoch
+     * before every lookup instead of twice a second: one Postgres round
+     * trip per cached request, for a few seconds after an outage, buys
+     * read-your-writes with no window. */
+    struct cache_stats cst;
+    cache_get_stats(app->cache, &cst);
+    int64_t now_us = clock_mono_us();
+    if (S.cache_trouble || cst.errors != S.errors_seen) {
+        S.errors_seen = cst.errors;
+        S.cache_trouble = false;
+        int64_t careful = (int64_t)app->cfg.cache.breaker_cooldown_ms * 1000 + 2000000;
+        S.careful_until_us = now_us + (careful > CAREFUL_US ? careful : CAREFUL_US);
+    }
+    if (now_us < S.careful_until_us) {
+        S.stats.careful_epoch_reads++;
+        (void)read_epoch(app);
     }
     ctx->epoch = S.epoch;
     const char *prefix = app->cfg.cache.prefix;
@@ -612,6 +674,9 @@ void edge_finish(struct app *app, struct request *req, struct edge_ctx *ctx,
             buf_reset(&res->body);
             buf_append(&res->body, gz.data, gz.len);
             response_header(res, "Content-Encoding", "gzip");
+        } else if (e.gzip && stored) {
+            /* The next identity hit of this entry needs no inflate. */
+            memo_put(memo(), e.etag, res->body.data, res->body.len);
         }
         cache_headers(app, res, res->status, etag);
     }
@@ -638,18 +703,26 @@ void edge_invalidate(struct app *app, const char *const *tags, size_t ntags)
     bool failed = false;
     if (!cache_enabled(app->cache))
         return; /* no cache, nothing to forget */
-    if (cache_bypassing(app->cache)) {
-        failed = true;
-    } else {
-        for (size_t i = 0; i < ntags; i++) {
-            char key[CACHE_KEY_MAX + 1];
-            cache_key_build(key, app->cfg.cache.prefix, S.epoch, CACHE_KEY_TAG, tags[i]);
-            if (cache_tag_bump(app->cache, key, tag_ttl(app)) != CACHE_OK)
-                failed = true;
-            else
-                S.stats.invalidations++;
+    /* Bumps are tried even while this worker's breaker is open: memcached
+     * may be back for the readers already, and a bump recorded only in
+     * the epoch leaves them serving the old entry until their next epoch
+     * read.  A first failure while the breaker is open ends the attempt
+     * (a hung server would cost a timeout per call): the epoch covers the
+     * rest. */
+    bool was_open = cache_bypassing(app->cache);
+    cache_set_insist(app->cache, true);
+    for (size_t i = 0; i < ntags; i++) {
+        char key[CACHE_KEY_MAX + 1];
+        cache_key_build(key, app->cfg.cache.prefix, S.epoch, CACHE_KEY_TAG, tags[i]);
+        if (cache_tag_bump(app->cache, key, tag_ttl(app)) != CACHE_OK) {
+            failed = true;
+            if (was_open)
+                break;
+        } else {
+            S.stats.invalidations++;
         }
     }
+    cache_set_insist(app->cache, false);
     if (failed)
         bump_epoch(app, "tag_bump_failed");
     /* Warm the default first pages of the lists, the pages nearly every

@@ -56,6 +56,7 @@ struct edge_stats {
     uint64_t warms;         /* entries recomputed by warming */
     uint64_t warm_skips;    /* warms not needed: fresh already, or being recomputed */
     uint64_t epoch_bumps;   /* cache epoch bumped in Postgres */
+    uint64_t careful_epoch_reads; /* epoch read at a lookup, after memcached trouble */
     uint64_t memcached_errors; /* from the client: failed memcached calls */
 };
 

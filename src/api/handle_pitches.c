@@ -606,10 +606,15 @@ void handle_pitch_update(struct app *app, struct request *req, struct response *
     if (!begin_body_write(app, req, res, &user, &body, &in))
         return;
     struct json_object *fields;
-    if (!check_owner(app, req, res, &user))
-        goto out;
+    /* The owner's valid update is one statement (its WHERE checks the
+     * owner); only when it cannot go through is ownership looked up, to
+     * answer 404 or 403 in the order of checks of API.md (visibility and
+     * ownership before the body's fields). */
     if (validate_pitch(body, &in, &fields) != 0) {
-        response_validation(res, fields);
+        if (check_owner(app, req, res, &user))
+            response_validation(res, fields);
+        else
+            json_object_put(fields);
         goto out;
     }
     char id[24], uid[24], budget_text[24];
@@ -626,8 +631,10 @@ void handle_pitch_update(struct app *app, struct request *req, struct response *
         goto out;
     }
     if (PQntuples(r) == 0) {
+        /* Not updated: missing, someone else's draft (404), or not ours (403). */
         PQclear(r);
-        response_error(res, 404, "not_found", "pitch %s does not exist", id);
+        if (check_owner(app, req, res, &user))
+            response_error(res, 404, "not_found", "pitch %s does not exist", id);
         goto out;
     }
     answer_pitch(res, 200, r);
@@ -645,8 +652,6 @@ void handle_pitch_delete(struct app *app, struct request *req, struct response *
     struct auth_user user;
     if (!auth_require(app, req, res, &user))
         return;
-    if (!check_owner(app, req, res, &user))
-        return;
     char id[24], uid[24];
     id_text(req->path_id, id);
     id_text(user.id, uid);
@@ -659,8 +664,10 @@ void handle_pitch_delete(struct app *app, struct request *req, struct response *
         return;
     }
     if (PQntuples(r) == 0) {
+        /* Not deleted: missing, someone else's draft (404), or not ours (403). */
         PQclear(r);
-        response_error(res, 404, "not_found", "pitch %s does not exist", id);
+        if (check_owner(app, req, res, &user))
+            response_error(res, 404, "not_found", "pitch %s does not exist", id);
         return;
     }
     char seq[24];

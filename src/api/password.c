@@ -4,11 +4,25 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "api/password.h"
+#include "common/clock.h"
 #include "common/log.h"
+
+/* Per process, for the metrics: slots that were waited for, and waits that
+ * ran out. */
+static uint64_t slot_waits, slot_timeouts;
+
+void password_get_stats(uint64_t *waits, uint64_t *timeouts)
+{
+    *waits = slot_waits;
+    *timeouts = slot_timeouts;
+}
 
 static int slot_count(const struct config *cfg)
 {
@@ -16,6 +30,60 @@ static int slot_count(const struct config *cfg)
         return cfg->auth.hash_concurrency;
     int n = cfg->api.workers / 2;
     return n < 1 ? 1 : n;
+}
+
+/* One pass over the slots without waiting: true when one was taken. */
+static bool try_slots(int fd, int n, struct password_slot *slot)
+{
+    for (int i = 0; i < n; i++) {
+        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = i, .l_len = 1 };
+        if (fcntl(fd, F_SETLK, &fl) == 0) {
+            slot->fd = fd;
+            slot->index = i;
+            return true;
+        }
+    }
+    return false;
+}
+
+/* The queue: byte n of the lock file (after the n slots).  Whoever holds
+ * it is the head of the line; everyone else who wants a slot sleeps in the
+ * kernel on it (F_SETLKW), newcomers included, so nobody overtakes a
+ * waiter.  The head looks at the slots every few hundred microseconds.
+ * Like the slots, the kernel drops it when its holder dies. */
+static int queue_lock(int fd, int n, short type, bool wait)
+{
+    struct flock fl = { .l_type = type, .l_whence = SEEK_SET, .l_start = n, .l_len = 1 };
+    return fcntl(fd, wait ? F_SETLKW : F_SETLK, &fl);
+}
+
+static void on_alarm(int sig)
+{
+    (void)sig; /* only interrupts F_SETLKW */
+}
+
+/* F_SETLKW on the queue, given up after timeout_us (a one-shot timer
+ * signal interrupts the wait). */
+static bool join_queue(int fd, int n, int64_t timeout_us)
+{
+    if (timeout_us <= 0)
+        return queue_lock(fd, n, F_WRLCK, false) == 0;
+    static bool installed;
+    if (!installed) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_alarm; /* no SA_RESTART: the wait returns EINTR */
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGALRM, &sa, NULL);
+        installed = true;
+    }
+    struct itimerval t = { { 0, 0 }, { (time_t)(timeout_us / 1000000),
+                                      (suseconds_t)(timeout_us % 1000000) } };
+    setitimer(ITIMER_REAL, &t, NULL);
+    int rc = queue_lock(fd, n, F_WRLCK, true);
+    struct itimerval off = { { 0, 0 }, { 0, 0 } };
+    setitimer(ITIMER_REAL, &off, NULL);
+    return rc == 0;
 }
 
 bool password_slot_acquire(const struct config *cfg, struct password_slot *slot)
@@ -32,15 +100,33 @@ bool password_slot_acquire(const struct config *cfg, struct password_slot *slot)
         return true;
     }
     int n = slot_count(cfg);
-    for (int i = 0; i < n; i++) {
-        struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = i, .l_len = 1 };
-        if (fcntl(fd, F_SETLK, &fl) == 0) {
-            slot->fd = fd;
-            slot->index = i;
+    int64_t start = clock_mono_us();
+    int64_t give_up = start + (int64_t)cfg->auth.hash_wait_ms * 1000;
+    /* Nobody in line and a slot free: the common case, no waiting. */
+    if (queue_lock(fd, n, F_WRLCK, false) == 0) {
+        if (try_slots(fd, n, slot)) {
+            (void)queue_lock(fd, n, F_UNLCK, false);
             return true;
         }
+    } else if (!join_queue(fd, n, give_up - clock_mono_us())) {
+        slot_timeouts++;
+        close(fd);
+        return false;
     }
-    close(fd);
+    /* Head of the line: the next slot that frees is ours. */
+    for (;;) {
+        if (try_slots(fd, n, slot)) {
+            (void)queue_lock(fd, n, F_UNLCK, false); /* the next in line moves up */
+            slot_waits++;
+            return true;
+        }
+        if (clock_mono_us() >= give_up)
+            break;
+        struct timespec ts = { 0, 250000 }; /* a hash takes tens of ms */
+        nanosleep(&ts, NULL);
+    }
+    slot_timeouts++;
+    close(fd); /* drops the queue lock too */
     return false;
 }
 

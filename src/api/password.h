@@ -3,24 +3,31 @@
  * Hashing is the one CPU-heavy step of the API (tens of milliseconds, tens
  * of MiB).  At most [auth] hash_concurrency processes hash at once (default
  * half the workers): a slot is a byte-range lock on a file in the runtime
- * directory, which the kernel releases if the holder dies.  Without a slot
- * the caller answers 503, so a burst of logins never starves reads. */
+ * directory, which the kernel releases if the holder dies.  Without a free
+ * slot the caller waits for one up to [auth] hash_wait_ms, then answers
+ * 503, so a burst of sign-ups succeeds and a flood of logins cannot hold
+ * every worker for long. */
 #ifndef PITCHEY_API_PASSWORD_H
 #define PITCHEY_API_PASSWORD_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sodium.h>
 
 #include "common/config.h"
 
 #define PASSWORD_HASH_MAX crypto_pwhash_STRBYTES
 
+/* This process's hashing slot waits that got a slot, and that ran out. */
+void password_get_stats(uint64_t *waits, uint64_t *timeouts);
+
 struct password_slot {
     int fd;
     int index;
 };
 
-/* Takes a free hashing slot without waiting; false when all are busy. */
+/* Takes a hashing slot, waiting up to [auth] hash_wait_ms for one; false
+ * when none came free in time. */
 bool password_slot_acquire(const struct config *cfg, struct password_slot *slot);
 void password_slot_release(struct password_slot *slot);
 

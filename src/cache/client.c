@@ -27,6 +27,7 @@ struct cache {
     struct breaker breaker;
     struct cache_stats stats;
     int nservers;
+    bool insist; /* calls go out even while the breaker is open */
 };
 
 static int add_servers(memcached_st *mc, const char *list)
@@ -133,6 +134,12 @@ bool cache_enabled(const struct cache *c)
     return c && c->servers;
 }
 
+void cache_set_insist(struct cache *c, bool on)
+{
+    if (c)
+        c->insist = on;
+}
+
 bool cache_bypassing(struct cache *c)
 {
     return !cache_enabled(c) || breaker_is_open(&c->breaker, clock_mono_us());
@@ -144,7 +151,7 @@ static bool begin(struct cache *c)
     if (!cache_enabled(c))
         return false;
     int64_t now = clock_mono_us();
-    if (!breaker_allow(&c->breaker, now)) {
+    if (!c->insist && !breaker_allow(&c->breaker, now)) {
         c->stats.bypassed++;
         return false;
     }

@@ -49,6 +49,10 @@ void cache_free(struct cache *c);
 bool cache_enabled(const struct cache *c);
 /* True while calls are being skipped (breaker open) or no server works. */
 bool cache_bypassing(struct cache *c);
+/* While on, calls are made even when the breaker is open (a write's tag
+ * bumps: a missed bump costs correctness, a tried one a millisecond; a
+ * success closes the breaker). */
+void cache_set_insist(struct cache *c, bool on);
 
 enum cache_result cache_get(struct cache *c, const char *key, struct cache_value *out);
 /* Fetches n keys in one round trip; out[i].data stays NULL for misses.

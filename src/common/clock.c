@@ -31,16 +31,32 @@ void clock_format_rfc3339(int64_t wall_us, char *out)
         rem += 1000000;
         secs -= 1;
     }
-    struct tm tm;
-    gmtime_r(&secs, &tm);
-    /* The compiler cannot prove the fields' ranges; a roomy scratch buffer
-     * keeps -Wformat-truncation quiet without hiding a real overflow. */
-    char tmp[96];
-    snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
-             (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
-             tm.tm_sec, (int)(rem / 1000));
-    memcpy(out, tmp, CLOCK_RFC3339_LEN - 1);
-    out[CLOCK_RFC3339_LEN - 1] = '\0';
+    /* Every log line asks: the calendar part changes once a second, so
+     * it is computed once a second ("YYYY-MM-DDTHH:MM:SS", 19 bytes). */
+    static time_t cached_secs = -1;
+    static char cached[20];
+    if (secs != cached_secs) {
+        struct tm tm;
+        gmtime_r(&secs, &tm);
+        /* The compiler cannot prove the fields' ranges; a roomy scratch
+         * buffer keeps -Wformat-truncation quiet without hiding a real
+         * overflow. */
+        char tmp[96];
+        snprintf(tmp, sizeof tmp, "%04d-%02d-%02dT%02d:%02d:%02d",
+                 (tm.tm_year + 1900) % 10000, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        memcpy(cached, tmp, 19);
+        cached[19] = '\0';
+        cached_secs = secs;
+    }
+    int ms = (int)(rem / 1000);
+    memcpy(out, cached, 19);
+    out[19] = '.';
+    out[20] = (char)('0' + ms / 100);
+    out[21] = (char)('0' + ms / 10 % 10);
+    out[22] = (char)('0' + ms % 10);
+    out[23] = 'Z';
+    out[24] = '\0';
 }
 
 static int parse_digits(const char **p, int n, int *out)

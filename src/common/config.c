@@ -86,6 +86,8 @@ static const struct config_option options[] = {
         "window of the login limit in seconds"),
     OPT(auth, hash_concurrency, CONFIG_INT, hash_concurrency, "0", 0, 1024,
         "password hashes at once across the pool (0: half the workers)"),
+    OPT(auth, hash_wait_ms, CONFIG_INT, hash_wait_ms, "1000", 0, 60000,
+        "how long login and register wait for a free hashing slot before 503"),
     OPT(auth, hash_opslimit, CONFIG_LONG, hash_opslimit, "2", 1, 1000,
         "argon2id passes"),
     OPT(auth, hash_memlimit, CONFIG_LONG, hash_memlimit, "33554432", 8192, 4294967296L,

@@ -56,6 +56,7 @@ struct config {
         int login_max_failures;
         int login_window_s;
         int hash_concurrency;
+        int hash_wait_ms;
         long hash_opslimit;
         long hash_memlimit;
     } auth;

@@ -472,6 +472,14 @@ bool db_is_connected(const struct db *db)
     return db->conn != NULL;
 }
 
+bool db_input_pending(const struct db *db)
+{
+    if (db->conn == NULL)
+        return false;
+    struct pollfd p = { PQsocket(db->conn), POLLIN, 0 };
+    return p.fd >= 0 && poll(&p, 1, 0) != 0;
+}
+
 bool db_probe_pending(const struct db *db)
 {
     return db->probe != NULL;

@@ -87,6 +87,10 @@ int64_t db_take_wait_us(struct db *db);
 /* Closes the connection once idle_timeout has passed without use. */
 void db_housekeeping(struct db *db, int64_t now_us);
 bool db_is_connected(const struct db *db);
+/* Whether the server sent something while no statement ran (a shutdown
+ * notice, an error, EOF): the connection may be gone.  One poll(), no
+ * round trip. */
+bool db_input_pending(const struct db *db);
 /* True while a background connection attempt is in flight: the caller
  * should run housekeeping again soon (milliseconds, not a full tick). */
 bool db_probe_pending(const struct db *db);

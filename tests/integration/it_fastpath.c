@@ -40,6 +40,17 @@ static bool served_by_nginx(const struct it_response *r)
     return yes;
 }
 
+/* The fast path's counters, for failure messages (malloc'd). */
+static char *stats(void)
+{
+    struct it_response r;
+    if (it_get("/pitchey-fastpath/stats", &r) != 0)
+        return strdup("(no stats)");
+    char *s = strdup(r.body ? r.body : "");
+    it_response_free(&r);
+    return s;
+}
+
 static void header_eq(const struct it_response *a, const struct it_response *b, const char *name,
                       const char *path)
 {
@@ -168,6 +179,22 @@ static void setup_data(void)
     }
 }
 
+/* GET through nginx until the fast path answers (it stands aside for a few
+ * seconds after memcached trouble, which a busy machine can cause). */
+static void fast_get(const char *path, const char *const *headers, struct it_response *out)
+{
+    double t0 = it_now();
+    for (;;) {
+        ck_assert_int_eq(it_request(NULL, "GET", path, NULL, headers, out), 0);
+        if (served_by_nginx(out))
+            return;
+        if (it_now() - t0 > 15)
+            ck_abort_msg("%s: not answered by the fast path; %s", path, stats());
+        it_response_free(out);
+        it_sleep_ms(100);
+    }
+}
+
 /* Primes path through Apache (the pool) until the pool itself answers HIT,
  * then returns that answer. */
 static void pool_hit(const char *path, const char *const *headers, struct it_response *out)
@@ -210,9 +237,7 @@ START_TEST(pool_entries_served_alike)
             const char *const *h = variant ? gzip_h : NULL;
             struct it_response pool, fast;
             pool_hit(paths[i], h, &pool);
-            ck_assert_int_eq(it_request(NULL, "GET", paths[i], NULL, h, &fast), 0);
-            ck_assert_msg(served_by_nginx(&fast), "%s: not answered by the fast path",
-                          paths[i]);
+            fast_get(paths[i], h, &fast);
             char *xc = it_header(&fast, "X-Cache-Status");
             ck_assert_str_eq(xc, "HIT");
             free(xc);
@@ -241,10 +266,9 @@ START_TEST(pool_entries_served_alike)
             snprintf(inm, sizeof inm, "If-None-Match: %s", etag);
             const char *h304[] = { inm, variant ? "Accept-Encoding: gzip" : NULL, NULL };
             struct it_response nm;
-            ck_assert_int_eq(it_request(NULL, "GET", paths[i], NULL, h304, &nm), 0);
+            fast_get(paths[i], h304, &nm);
             long want = pool.status == 200 ? 304 : pool.status;
             ck_assert_msg(nm.status == want, "%s: If-None-Match gave %ld", paths[i], nm.status);
-            ck_assert(served_by_nginx(&nm));
             char *etag2 = it_header(&nm, "ETag");
             ck_assert_str_eq(etag2, etag);
             free(etag2);
@@ -357,25 +381,31 @@ START_TEST(hits_count_views)
     it_response_free(&r);
     it_sleep_ms(2500);
     long long before = it_sql_int(sql);
-    int fast = 0;
-    for (int i = 0; i < 40; i++) {
+    /* Every read counts, whoever answers it; 40 of them from nginx. */
+    int fast = 0, reads = 0;
+    double t0 = it_now();
+    while (fast < 40) {
         ck_assert_int_eq(it_get(path, &r), 0);
         ck_assert_int_eq(r.status, 200);
         fast += served_by_nginx(&r);
+        reads++;
         it_response_free(&r);
+        if (it_now() - t0 > 20)
+            ck_abort_msg("only %d of %d answered by the fast path; %s", fast, reads, stats());
     }
-    ck_assert_msg(fast >= 30, "only %d of 40 answered by the fast path", fast);
     long long after = before;
-    for (int i = 0; i < 100 && after < before + 40; i++) {
+    for (int i = 0; i < 100 && after < before + reads; i++) {
         it_sleep_ms(100);
         after = it_sql_int(sql);
     }
-    ck_assert_msg(after == before + 40, "views went from %lld to %lld after 40 reads", before,
-                  after);
-    /* HEAD counts none. */
-    ck_assert_int_eq(it_request(NULL, "HEAD", path, NULL, NULL, &r), 0);
-    ck_assert(served_by_nginx(&r));
-    it_response_free(&r);
+    ck_assert_msg(after == before + reads, "views went from %lld to %lld after %d reads (%d by nginx)",
+                  before, after, reads, fast);
+    /* HEAD counts none, from nginx or not. */
+    for (int i = 0; i < 5; i++) {
+        ck_assert_int_eq(it_request(NULL, "HEAD", path, NULL, NULL, &r), 0);
+        ck_assert_int_eq(r.status, 200);
+        it_response_free(&r);
+    }
     it_sleep_ms(2500);
     ck_assert_int_eq(it_sql_int(sql), after);
 }
