@@ -18,8 +18,8 @@
 -- 1-second bound).  After memcached trouble a worker reads the epoch at
 -- every lookup for a few seconds ("careful", src/api/edge.c), closing even
 -- that window; nginx cannot, so it answers nothing itself meanwhile: while
--- a worker says it is careful, and for as long after any memcached error
--- nginx sees (it probes every server every EPOCH_POLL_S).
+-- a worker says it is careful, and for as long after nginx finds a server
+-- down (it probes every server every EPOCH_POLL_S).
 --
 -- Counters live in the shared dict (lua_shared_dict pitchey_fastpath) and are
 -- shown as JSON at GET /pitchey-fastpath/stats, to loopback clients only.
@@ -77,8 +77,17 @@ int inflateInit2_(pitchey_z_stream *strm, int windowBits, const char *version, i
 int inflate(pitchey_z_stream *strm, int flush);
 int inflateEnd(pitchey_z_stream *strm);
 ]]
-local sodium = ffi.load("sodium")
-local zlib = ffi.load("z")
+-- The runtime libraries (libsodium23, zlib1g); the unversioned names exist
+-- only with the -dev packages.
+local function load(names)
+    for _, name in ipairs(names) do
+        local ok, lib = pcall(ffi.load, name)
+        if ok then return lib end
+    end
+    error("cannot load " .. names[1])
+end
+local sodium = load({ "libsodium.so.23", "sodium" })
+local zlib = load({ "libz.so.1", "z" })
 local u8p = ffi.typeof("const uint8_t *")
 local u64 = ffi.typeof("uint64_t")
 
@@ -531,7 +540,10 @@ local function send_report(report)
     local req = fcgi_record(1, string.char(0, 1, 0, 0, 0, 0, 0, 0)) ..  -- BEGIN_REQUEST, responder
         fcgi_record(4, table.concat(nv)) .. fcgi_record(4, "") .. fcgi_record(5, "")
     local sock = ngx.socket.tcp()
-    sock:settimeout(1000)
+    -- Generous: a report that times out here is sent again, and the pool
+    -- may still apply the first one (a view then counts twice, rather than
+    -- never, as with the pool's own flushes).
+    sock:settimeout(3000)
     local ok, err = sock:connect(C.pool_socket)
     if not ok then return false, err end
     ok, err = sock:send(req)
@@ -540,7 +552,8 @@ local function send_report(report)
         local head = sock:receive(8)
         if not head then ok = false; break end
         local typ, len, pad = byte(head, 2), byte(head, 5) * 256 + byte(head, 6), byte(head, 7)
-        local content = len + pad > 0 and sock:receive(len + pad) or ""
+        local content = ""
+        if len + pad > 0 then content = sock:receive(len + pad) end
         if not content then ok = false; break end
         if typ == 6 then out[#out + 1] = sub(content, 1, len) end
         if typ == 3 then break end
