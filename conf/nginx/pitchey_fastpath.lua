@@ -12,14 +12,15 @@
 -- on to the pool unchanged.  The pool alone stores, refreshes and locks.
 --
 -- The cache epoch (part of every entry key) is what the workers publish in
--- memcached: "<epoch> <wall ms of their Postgres read> <careful until>".  A
--- copy is used only while that read is under EPOCH_MAX_AGE_MS old, so nginx
--- never trusts an epoch longer than a worker trusts its own (API.md: the
--- 1-second bound).  After memcached trouble a worker reads the epoch at
--- every lookup for a few seconds ("careful", src/api/edge.c), closing even
--- that window; nginx cannot, so it answers nothing itself meanwhile: while
--- a worker says it is careful, and for as long after nginx finds a server
--- down (it probes every server every EPOCH_POLL_S).
+-- memcached: "<epoch> <wall ms of their Postgres read>".  A copy is used only
+-- while that read is under EPOCH_MAX_AGE_MS old, so nginx never trusts an
+-- epoch longer than a worker trusts its own (API.md: the 1-second bound).
+-- After memcached trouble a worker reads the epoch at every lookup for a few
+-- seconds ("careful", src/api/edge.c), closing even that window while
+-- workers disagree about which servers are up.  nginx cannot read Postgres,
+-- so it answers nothing itself for as long after it finds a server down (it
+-- probes every server every EPOCH_POLL_S) or sees the epoch go up (a bump
+-- that could not reach every server).
 --
 -- Counters live in the shared dict (lua_shared_dict pitchey_fastpath) and are
 -- shown as JSON at GET /pitchey-fastpath/stats, to loopback clients only.
@@ -441,9 +442,10 @@ end
 
 local function identity(k) return k end
 
--- A server found down makes every nginx worker careful for a while (the
--- workers are too, and may disagree about which servers are up).  A lone
--- timeout does not: it says more about a busy machine than about memcached.
+-- A server found down, or an epoch bump, makes every nginx worker careful
+-- for a while (the workers are too, and may disagree about which servers
+-- are up).  A lone timeout does not: it says more about a busy machine than
+-- about memcached.
 local function careful_from_now()
     local until_ms = ngx.now() * 1000 + C.careful_ms
     if (dict:get("careful_until") or 0) < until_ms then dict:set("careful_until", until_ms) end
@@ -497,16 +499,18 @@ local function poll_epoch(premature)
     for idx = 1, #C.servers_list do
         local res = mc_get(idx, { key })
         local v = idx == home and res and res[key] and res[key][1]
-        local e, t, c
-        if v then e, t, c = v:match("^(%d+) (%d+) (%d+)$") end
+        local e, t
+        if v then e, t = v:match("^(%d+) (%d+)$") end
         if e then
-            local en, tn, cn = tonumber(e), tonumber(t), tonumber(c)
+            local en, tn = tonumber(e), tonumber(t)
+            -- A bump that could not reach every server: workers may
+            -- disagree about which are up for a while.
+            if epoch ~= nil and en > tonumber(epoch) then careful_from_now() end
             -- The highest epoch wins; among equals, the latest read.
             if epoch == nil or en > tonumber(epoch) or
                 (en == tonumber(epoch) and tn > epoch_read_ms) then
                 epoch, epoch_read_ms = e, tn
             end
-            if cn > (dict:get("careful_until") or 0) then dict:set("careful_until", cn) end
         end
     end
 end

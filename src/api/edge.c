@@ -163,23 +163,17 @@ static uint64_t parse_u64(const char *s)
     return s ? strtoull(s, NULL, 10) : 0;
 }
 
-/* The copy in memcached is "<epoch> <wall ms of the Postgres read> <wall ms
- * until which this worker is careful, or 0>" (doc/cache-format.md).  It is
- * written after every read, not only on a change: the nginx fast path
- * trusts a copy only while that read is under a second old, which is how
- * long a worker trusts its own, and answers nothing itself while a worker
- * is careful after memcached trouble. */
+/* The copy in memcached is "<epoch> <wall ms of the Postgres read>"
+ * (doc/cache-format.md).  It is written after every read, not only on a
+ * change: the nginx fast path trusts a copy only while that read is under a
+ * second old, which is how long a worker trusts its own. */
 static void publish_epoch(struct app *app, int64_t read_wall_ms)
 {
     if (S.epoch == 0 || cache_bypassing(app->cache))
         return;
-    char key[CACHE_KEY_MAX + 1], text[72];
+    char key[CACHE_KEY_MAX + 1], text[48];
     cache_key_epoch(key, app->cfg.cache.prefix);
-    int64_t careful_left_us = S.careful_until_us - clock_mono_us();
-    int64_t careful_wall_ms =
-        careful_left_us > 0 ? clock_wall_us() / 1000 + careful_left_us / 1000 : 0;
-    int n = snprintf(text, sizeof text, "%" PRIu64 " %" PRId64 " %" PRId64, S.epoch, read_wall_ms,
-                     careful_wall_ms);
+    int n = snprintf(text, sizeof text, "%" PRIu64 " %" PRId64, S.epoch, read_wall_ms);
     if (cache_set(app->cache, key, text, (size_t)n, 0, 0) == CACHE_OK)
         S.epoch_published = S.epoch;
 }
