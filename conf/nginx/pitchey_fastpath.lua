@@ -709,7 +709,7 @@ local function stats()
     end
     local out = { format('"enabled":%s', C and "true" or "false") }
     for _, k in ipairs({ "hits", "not_modified", "miss", "stale", "invalid",
-        "no_epoch", "careful", "memcached_errors", "memcached_skipped", "not_handled", "views_sent",
+        "no_epoch", "careful", "epoch_retired", "memcached_errors", "memcached_skipped", "not_handled", "views_sent",
         "report_errors", "lua_errors" }) do
         out[#out + 1] = format('"%s":%d', k, dict and dict:get(k) or 0)
     end
@@ -782,7 +782,10 @@ local function try(method, path, qpos, ruri)
     end
     local ekey = key_build("r", route_key, epoch)
     local tkey = key_build("t", tag)
-    local res, err = mc_get(server_for(ekey), { ekey, tkey })
+    -- A bump that could not reach every server retires the epoch at once
+    -- on every server the worker reached (src/api/edge.c).
+    local rkey = C.epoch_key .. ":" .. epoch
+    local res, err = mc_get(server_for(ekey), { ekey, tkey, rkey })
     if not res then
         if err == "skipped" then
             count("memcached_skipped")
@@ -790,6 +793,11 @@ local function try(method, path, qpos, ruri)
             count("memcached_errors")
             dict:set("memcached_last_error", tostring(err))
         end
+        return false
+    end
+    if res[rkey] then
+        careful_from_now()
+        count("epoch_retired")
         return false
     end
     local v, t = res[ekey], res[tkey]

@@ -222,6 +222,22 @@ static bool ensure_epoch(struct app *app)
     return S.epoch != 0;
 }
 
+/* Tells the nginx fast path, on every server it can reach, that epochs
+ * below `epoch` are retired: "<prefix>:v<format>:epoch:<old>" exists for a
+ * while (doc/cache-format.md).  nginx fetches the marker of its epoch with
+ * every entry, so it stops answering from an entry this bump outdated before
+ * the write that caused the bump has answered. */
+static void retire_epochs_below(struct app *app, uint64_t epoch)
+{
+    char key[CACHE_KEY_MAX + 1];
+    cache_key_epoch(key, app->cfg.cache.prefix);
+    size_t len = strlen(key);
+    snprintf(key + len, sizeof key - len, ":%" PRIu64, epoch - 1);
+    size_t n = cache_server_count(app->cache);
+    for (size_t i = 0; i < n; i++)
+        (void)cache_set_on(app->cache, i, key, "1", 1, 10);
+}
+
 static void bump_epoch(struct app *app, const char *why)
 {
     PGresult *r = NULL;
@@ -232,8 +248,12 @@ static void bump_epoch(struct app *app, const char *why)
         return;
     }
     S.stats.epoch_bumps++;
-    if (PQntuples(r) == 1)
-        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)), clock_wall_us() / 1000);
+    if (PQntuples(r) == 1) {
+        uint64_t epoch = parse_u64(PQgetvalue(r, 0, 0));
+        set_epoch(app, epoch, clock_wall_us() / 1000);
+        if (epoch > 1)
+            retire_epochs_below(app, epoch);
+    }
     PQclear(r);
     log_info("event=cache_epoch_bump why=%s epoch=%" PRIu64, why, S.epoch);
 }
