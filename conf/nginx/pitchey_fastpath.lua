@@ -387,9 +387,9 @@ local function unescape(s)
     return (s:gsub("%%(%x%x)", function(h) return string.char(tonumber(h, 16)) end))
 end
 
--- The list's route key from the raw query string, as handle_pitches_list()
--- builds it; nil for anything the pool would refuse or this file does not
--- know (the pool then answers).
+-- The list's route key from the raw query string, and the tag it depends on,
+-- as handle_pitches_list() builds them; nil for anything the pool would
+-- refuse or this file does not know (the pool then answers).
 local function list_key(args)
     local seen = {}
     if args and args ~= "" then
@@ -434,8 +434,11 @@ local function list_key(args)
             return nil
         end
     end
+    -- A genre's lists change only with pitches of that genre, an owner's
+    -- only with that owner's; every other list with any write.
+    local tag = genre ~= "" and "genre:" .. genre or owner ~= "" and "user:" .. owner or "pitches"
     return format("pitches?sort=%s&genre=%s&owner=%s&q=%s&limit=%s&cursor=%s", sort, genre,
-        owner, q, limit, cursor)
+        owner, q, limit, cursor), tag
 end
 
 -- ------------------------------------------------------------------ memcached
@@ -756,7 +759,7 @@ local function try(method, path, qpos, ruri)
     local args = qpos and sub(ruri, qpos + 1) or nil
     local route_key, tag, view_id
     if path == "/api/pitches" then
-        route_key, tag = list_key(args), "pitches"
+        route_key, tag = list_key(args)
     else
         local kind, id = path:match("^/api/(%l+)/(%d+)$")
         id = id and path_id(id)

@@ -79,7 +79,7 @@ static struct {
     struct edge_stats stats;
     struct memo *memo;        /* identity bodies of gzip'd entries, by ETag */
     bool cache_trouble;       /* bypassed memcached since the last lookup */
-    uint64_t errors_seen;     /* the client's error count at the last lookup */
+    uint64_t errors_seen;     /* the client's lost-server count at the last lookup */
     int64_t careful_until_us; /* until then, read the epoch at every lookup */
     struct wakeup *wake;      /* NULL: no runtime dir, waiters poll */
     bool wake_tried;
@@ -411,18 +411,21 @@ enum edge_outcome edge_begin(struct app *app, struct request *req, struct edge_c
         to_bypass(ctx);
         return EDGE_MISS;
     }
-    /* After memcached trouble (errors, or the breaker open), other workers
-     * may still fail to reach a server this one reaches again (libmemcached
-     * retries a dead server after seconds, not at once), so their bumps
-     * land only in the epoch.  For a while this worker reads the epoch
-     * before every lookup instead of twice a second: one Postgres round
-     * trip per cached request, for a few seconds after an outage, buys
-     * read-your-writes with no window. */
+    /* After a memcached server was lost (refused, dead, or the breaker
+     * open), other workers may still fail to reach a server this one
+     * reaches again (libmemcached retries a dead server after seconds, not
+     * at once), so their bumps land only in the epoch.  For a while this
+     * worker reads the epoch before every lookup instead of twice a second:
+     * one Postgres round trip per cached request, for a few seconds after
+     * an outage, buys read-your-writes with no window.  A lone timeout does
+     * not count: it is not an outage, and the epoch's 1-second bound holds
+     * for it as for everyone. */
     struct cache_stats cst;
     cache_get_stats(app->cache, &cst);
     int64_t now_us = clock_mono_us();
-    if (S.cache_trouble || cst.errors != S.errors_seen) {
-        S.errors_seen = cst.errors;
+    uint64_t lost = cst.server_failures + cst.breaker_opens;
+    if (S.cache_trouble || lost != S.errors_seen) {
+        S.errors_seen = lost;
         S.cache_trouble = false;
         int64_t careful = (int64_t)app->cfg.cache.breaker_cooldown_ms * 1000 + 2000000;
         S.careful_until_us = now_us + (careful > CAREFUL_US ? careful : CAREFUL_US);

@@ -152,26 +152,32 @@ DB_STMT(idempotency_lookup,
 DB_STMT(idempotency_store,
         "UPDATE idempotency_keys SET response = $3 WHERE user_id = $1::bigint AND key = $2");
 
+/* old: the row locked first, so its genre is the one this update replaces
+ * (the lists of that genre change too). */
 DB_STMT(pitch_update,
-        "WITH p AS (UPDATE pitches SET title = $3, logline = $4, synopsis = $5, genre = $6,"
+        "WITH old AS (SELECT id, genre FROM pitches WHERE id = $1::bigint AND owner_id = $2::bigint"
+        "             FOR UPDATE),"
+        " p AS (UPDATE pitches SET title = $3, logline = $4, synopsis = $5, genre = $6,"
         "           budget_usd = $7::bigint, status = $8,"
-        "           updated_at = greatest(clock_timestamp(), updated_at + interval '1 microsecond')"
-        "           WHERE id = $1::bigint AND owner_id = $2::bigint RETURNING *)," NEXT_EVENT
+        "           updated_at = greatest(clock_timestamp(), pitches.updated_at"
+        "                                 + interval '1 microsecond')"
+        "           FROM old WHERE pitches.id = old.id"
+        "           RETURNING pitches.*, old.genre AS old_genre)," NEXT_EVENT
         " e AS (INSERT INTO events (seq, kind, pitch_id, owner_id, published, data)"
         "       SELECT ev.value, 'pitch.updated', p.id, p.owner_id, p.status = 'published', "
         EVENT_JSON("COALESCE(v.views, 0)")
         "       FROM ev, p JOIN users u ON u.id = p.owner_id"
         "       LEFT JOIN pitch_views v ON v.pitch_id = p.id)"
-        " SELECT " PITCH_COLUMNS ", (SELECT value FROM ev)"
+        " SELECT " PITCH_COLUMNS ", (SELECT value FROM ev), p.old_genre"
         " FROM p JOIN users u ON u.id = p.owner_id LEFT JOIN pitch_views v ON v.pitch_id = p.id");
 
 DB_STMT(pitch_delete,
         "WITH p AS (DELETE FROM pitches WHERE id = $1::bigint AND owner_id = $2::bigint"
-        "           RETURNING id, owner_id, status)," NEXT_EVENT
+        "           RETURNING id, owner_id, status, genre)," NEXT_EVENT
         " e AS (INSERT INTO events (seq, kind, pitch_id, owner_id, published, data)"
         "       SELECT ev.value, 'pitch.deleted', p.id, p.owner_id, p.status = 'published',"
         "              json_build_object('id', p.id) FROM ev, p)"
-        " SELECT (SELECT value FROM ev) FROM p");
+        " SELECT (SELECT value FROM ev), p.genre FROM p");
 
 DB_STMT(events_notify, "SELECT pg_notify('pitchey_events', $1)");
 
@@ -273,7 +279,17 @@ void handle_pitches_list(struct app *app, struct request *req, struct response *
     buf_printf(&key, "pitches?sort=%s&genre=%s&owner=%s&q=%s&limit=%d&cursor=%s",
                lp.q.sort == CURSOR_SORT_NEW ? "new" : "popular", lp.q.genre ? lp.q.genre : "",
                owner, lp.q.q ? lp.q.q : "", lp.limit, lp.has_cursor ? lp.cursor_text : "");
-    const char *tags[1] = { "pitches" };
+    /* The tag a list depends on: a genre's lists change only with pitches
+     * of that genre, an owner's only with that owner's pitches (writes bump
+     * genre:{g} and user:{id} too); every other list with any write. */
+    char list_tag[48];
+    if (lp.q.genre)
+        snprintf(list_tag, sizeof list_tag, "genre:%s", lp.q.genre);
+    else if (lp.q.owner)
+        snprintf(list_tag, sizeof list_tag, "user:%s", owner);
+    else
+        snprintf(list_tag, sizeof list_tag, "pitches");
+    const char *tags[1] = { list_tag };
     struct edge_ctx ctx;
     /* A list does not depend on who asks: only the token's validity does. */
     if (edge_begin(app, req, &ctx, key.data, tags, 1, a == AUTH_ANONYMOUS ? NULL : &user, res) ==
@@ -388,14 +404,26 @@ void handle_pitch_get(struct app *app, struct request *req, struct response *res
 
 /* ---------------------------------------------------------------- writes */
 
-/* Bumps the cache tags, then wakes the rooms daemons (after COMMIT). */
-static void after_write(struct app *app, int64_t pitch_id, int64_t owner_id, const char *seq)
+/* Bumps the cache tags, then wakes the rooms daemons (after COMMIT).
+ * genre and old_genre: the pitch's genre after and before the write (NULL
+ * or equal when there is only one): the lists of those genres change. */
+static void after_write(struct app *app, int64_t pitch_id, int64_t owner_id, const char *genre,
+                        const char *old_genre, const char *seq)
 {
-    char pitch_tag[40], user_tag[40];
+    char pitch_tag[40], user_tag[40], genre_tag[40], old_genre_tag[40];
     snprintf(pitch_tag, sizeof pitch_tag, "pitch:%lld", (long long)pitch_id);
     snprintf(user_tag, sizeof user_tag, "user:%lld", (long long)owner_id);
-    const char *tags[3] = { "pitches", pitch_tag, user_tag };
-    edge_invalidate(app, tags, 3);
+    const char *tags[5] = { "pitches", pitch_tag, user_tag };
+    size_t ntags = 3;
+    if (genre && *genre) {
+        snprintf(genre_tag, sizeof genre_tag, "genre:%s", genre);
+        tags[ntags++] = genre_tag;
+    }
+    if (old_genre && *old_genre && (genre == NULL || strcmp(genre, old_genre) != 0)) {
+        snprintf(old_genre_tag, sizeof old_genre_tag, "genre:%s", old_genre);
+        tags[ntags++] = old_genre_tag;
+    }
+    edge_invalidate(app, tags, ntags);
     if (seq == NULL || *seq == '\0')
         return;
     const char *params[1] = { seq };
@@ -562,7 +590,7 @@ void handle_pitch_create(struct app *app, struct request *req, struct response *
             log_warn("event=idempotency_store_failed");
         PQclear(w);
     }
-    after_write(app, pitch_id, user.id, seq);
+    after_write(app, pitch_id, user.id, in.genre, NULL, seq);
 out:
     pitch_input_free(&in);
     json_object_put(body);
@@ -638,10 +666,11 @@ void handle_pitch_update(struct app *app, struct request *req, struct response *
         goto out;
     }
     answer_pitch(res, 200, r);
-    char seq[24];
+    char seq[24], old_genre[32];
     snprintf(seq, sizeof seq, "%s", PQgetvalue(r, 0, PC_CREATED_US + 1));
+    snprintf(old_genre, sizeof old_genre, "%s", PQgetvalue(r, 0, PC_CREATED_US + 2));
     PQclear(r);
-    after_write(app, req->path_id, user.id, seq);
+    after_write(app, req->path_id, user.id, in.genre, old_genre, seq);
 out:
     pitch_input_free(&in);
     json_object_put(body);
@@ -670,9 +699,10 @@ void handle_pitch_delete(struct app *app, struct request *req, struct response *
             response_error(res, 404, "not_found", "pitch %s does not exist", id);
         return;
     }
-    char seq[24];
+    char seq[24], genre[32];
     snprintf(seq, sizeof seq, "%s", PQgetvalue(r, 0, 0));
+    snprintf(genre, sizeof genre, "%s", PQgetvalue(r, 0, 1));
     PQclear(r);
     response_empty(res, 204);
-    after_write(app, req->path_id, user.id, seq);
+    after_write(app, req->path_id, user.id, genre, NULL, seq);
 }

@@ -161,6 +161,7 @@ int main(int argc, char **argv)
 
     int rc = server_run(&app, fd);
 
+    db_wait(app.db); /* a view flush in flight reports to app.views */
     views_free(app.views);
     cache_free(app.cache);
     db_free(app.db);

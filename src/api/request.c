@@ -12,6 +12,7 @@
 
 #include "api/request.h"
 #include "common/clock.h"
+#include "common/proc.h"
 #include "common/xalloc.h"
 
 const char *request_param(char **envp, const char *name)
@@ -43,7 +44,7 @@ static void new_request_id(char *out)
 {
     static uint64_t state;
     static pid_t owner;
-    pid_t pid = getpid();
+    pid_t pid = proc_pid();
     if (owner != pid) { /* first use, or a fork since */
         randombytes_buf(&state, sizeof state);
         owner = pid;

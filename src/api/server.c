@@ -81,13 +81,14 @@ static void handle_one(struct app *app, FCGX_Request *fr)
     bool head = req.method == METHOD_HEAD;
     if (response_write(&res, head, fr->out) != 0)
         log_info("event=client_gone");
+    int64_t spent_us = clock_mono_us() - req.started_us;
     if (app->cfg.log.requests)
         log_info("event=request method=%s path=%s status=%d code=%s cache=%s "
-                 "duration_ms=%.3f db_ms=%.3f bytes=%zu",
+                 "duration_ms=%lld.%03lld db_ms=%lld.%03lld bytes=%zu",
                  req.method_name, req.path, res.status, res.error_code ? res.error_code : "-",
-                 res.cache_status ? res.cache_status : "-",
-                 (double)(clock_mono_us() - req.started_us) / 1000.0, (double)db_us / 1000.0,
-                 res.body.len);
+                 res.cache_status ? res.cache_status : "-", (long long)(spent_us / 1000),
+                 (long long)(spent_us % 1000), (long long)(db_us / 1000),
+                 (long long)(db_us % 1000), res.body.len);
     FCGX_Finish_r(fr);
     /* The client has its answer: now do work it should not wait for. */
     worker_after_response(app, &req, &res);
@@ -124,6 +125,11 @@ int server_run(struct app *app, int listen_fd)
     int64_t next_hk = clock_mono_us() + hk_every;
     log_info("event=worker_start version=%s", PACKAGE_VERSION);
     int rc = 0;
+    /* Right after a request, try to accept at once: under load the next
+     * connection is usually waiting, and the poll() before it would be a
+     * system call per request for nothing.  Only when nothing waits does
+     * the worker sleep in poll() until a connection or its housekeeping. */
+    bool busy = false;
     while (!stop_requested) {
         int64_t now = clock_mono_us();
         if (now >= next_hk) {
@@ -134,19 +140,22 @@ int server_run(struct app *app, int listen_fd)
              * circuit closes as soon as Postgres answers. */
             next_hk = now + (db_probe_pending(app->db) ? 5000 : hk_every);
         }
-        int wait_ms = (int)((next_hk - now + 999) / 1000);
-        struct pollfd p = { listen_fd, POLLIN, 0 };
-        int ready = poll(&p, 1, wait_ms < 1 ? 1 : wait_ms);
-        if (ready < 0 && errno != EINTR) {
-            log_error("event=poll_failed reason=\"%s\"", strerror(errno));
-            rc = -1;
-            break;
+        if (!busy) {
+            int wait_ms = (int)((next_hk - now + 999) / 1000);
+            struct pollfd p = { listen_fd, POLLIN, 0 };
+            int ready = poll(&p, 1, wait_ms < 1 ? 1 : wait_ms);
+            if (ready < 0 && errno != EINTR) {
+                log_error("event=poll_failed reason=\"%s\"", strerror(errno));
+                rc = -1;
+                break;
+            }
+            if (ready <= 0 || stop_requested)
+                continue;
         }
-        if (ready <= 0 || stop_requested)
-            continue;
         int a = FCGX_Accept_r(&fr);
+        busy = false;
         if (a == -EAGAIN || a == -EWOULDBLOCK || a == -EINTR || a == -ECONNABORTED)
-            continue; /* a sibling won the race, or the client left */
+            continue; /* nothing waits, a sibling won the race, or the client left */
         if (a < 0) {
             log_error("event=accept_failed rc=%d", a);
             rc = -1;
@@ -155,6 +164,7 @@ int server_run(struct app *app, int listen_fd)
         app->requests++;
         app->last_request_us = clock_mono_us();
         handle_one(app, &fr);
+        busy = true;
         if (limit && app->requests >= limit) {
             log_info("event=worker_recycle requests=%llu", (unsigned long long)app->requests);
             break;

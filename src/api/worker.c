@@ -36,6 +36,8 @@ int worker_read_body(struct app *app, struct request *req, FCGX_Stream *in, stru
 void worker_after_response(struct app *app, struct request *req, struct response *res)
 {
     edge_after_response(app, req, res);
+    if (db_sending(app->db))
+        db_poll(app->db); /* a flush's result, if it came */
     if (views_batch_full(app->views))
         (void)views_flush(app->views, app->db);
 }
@@ -53,12 +55,16 @@ void worker_housekeeping(struct app *app, int64_t now_us)
 
 void worker_shutdown(struct app *app)
 {
-    /* Leaving: another worker's flush is worth a short wait (up to 200 ms),
-     * the counts are lost otherwise. */
-    int64_t give_up = clock_mono_us() + 200000;
-    int rc;
-    while ((rc = views_flush(app->views, app->db)) == 1 && clock_mono_us() < give_up)
-        clock_sleep_ms(2);
-    if (rc != 0)
+    /* Leaving: the counts are lost unless written now, which is worth a
+     * short wait (up to 500 ms) for another worker's flush. */
+    int64_t give_up = clock_mono_us() + 500000;
+    while (views_pending(app->views) > 0 && clock_mono_us() < give_up) {
+        int rc = views_flush(app->views, app->db);
+        db_wait(app->db);
+        if (rc != 0 && !views_in_flight(app->views))
+            clock_sleep_ms(2);
+    }
+    db_wait(app->db);
+    if (views_pending(app->views) > 0)
         log_warn("event=views_lost_at_shutdown pending=%d", views_pending(app->views));
 }

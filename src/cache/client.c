@@ -185,6 +185,10 @@ static enum cache_result finish(struct cache *c, memcached_return_t rc, const ch
     c->need_reset = true;
     if (rc == MEMCACHED_TIMEOUT)
         c->stats.timeouts++;
+    if (rc == MEMCACHED_CONNECTION_FAILURE || rc == MEMCACHED_SERVER_MARKED_DEAD ||
+        rc == MEMCACHED_SERVER_TEMPORARILY_DISABLED || rc == MEMCACHED_CONNECTION_SOCKET_CREATE_FAILURE ||
+        rc == MEMCACHED_NO_SERVERS)
+        c->stats.server_failures++;
     uint64_t opens = c->breaker.opens;
     /* Dead and ejected servers fail in microseconds: only slow failures
      * need the breaker, but counting all keeps a flapping server cheap. */

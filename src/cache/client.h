@@ -39,6 +39,7 @@ struct cache_stats {
     uint64_t sets;
     uint64_t errors;
     uint64_t timeouts;
+    uint64_t server_failures; /* a server refused, dead or disabled (not a timeout) */
     uint64_t bypassed;   /* calls skipped while the breaker was open */
     uint64_t breaker_opens;
     uint64_t resets;     /* handle rebuilt after errors */

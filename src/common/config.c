@@ -71,7 +71,7 @@ static const struct config_option options[] = {
         "how often idle housekeeping runs"),
     OPT(api, view_flush_ms, CONFIG_INT, view_flush_ms, "1000", 10, 600000,
         "how often view counts are written"),
-    OPT(api, view_flush_batch, CONFIG_INT, view_flush_batch, "256", 1, 100000,
+    OPT(api, view_flush_batch, CONFIG_INT, view_flush_batch, "2048", 1, 65536,
         "distinct pitches that force an early view flush"),
     OPT(api, runtime_dir, CONFIG_STRING, runtime_dir, "/run/pitchey", 0, 0,
         "directory of the shared metrics segment and lock files"),

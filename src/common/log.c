@@ -8,6 +8,7 @@
 
 #include "common/clock.h"
 #include "common/log.h"
+#include "common/proc.h"
 
 static const char *log_program = "pitchey";
 static enum log_level log_level = LOG_LEVEL_INFO;
@@ -55,7 +56,7 @@ void log_write(enum log_level level, const char *fmt, ...)
     char ts[CLOCK_RFC3339_LEN];
     clock_format_rfc3339(clock_wall_us(), ts);
     int n = snprintf(line, sizeof line, "ts=%s level=%s prog=%s pid=%d ", ts,
-                     level_names[level], log_program, (int)getpid());
+                     level_names[level], log_program, (int)proc_pid());
     if (log_request_id[0] && n > 0 && (size_t)n < sizeof line)
         n += snprintf(line + n, sizeof line - (size_t)n, "request_id=%s ", log_request_id);
     if (n > 0 && (size_t)n < sizeof line) {

@@ -97,6 +97,7 @@ int ctl_warm(const struct config *cfg, int argc, char **argv)
     }
     printf("warmed %d of %d (epoch %llu)\n", total - failed, total,
            (unsigned long long)edge_epoch());
+    db_wait(app.db); /* a view flush in flight reports to app.views */
     views_free(app.views);
     cache_free(app.cache);
     db_free(app.db);

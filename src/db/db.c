@@ -28,7 +28,14 @@ struct db {
     int64_t probe_deadline;
     struct db_stats stats;
     int64_t wait_us;
+    /* The statement db_send() sent, whose result nobody has read yet. */
+    const struct db_stmt *async_stmt;
+    db_done_fn async_done;
+    void *async_arg;
+    int64_t async_deadline;
 };
+
+static bool finish_async(struct db *db, bool wait);
 
 enum attempt {
     ATTEMPT_OK,
@@ -59,6 +66,7 @@ void db_free(struct db *db)
 {
     if (db == NULL)
         return;
+    (void)finish_async(db, true);
     drop_connection(db);
     if (db->probe)
         PQfinish(db->probe);
@@ -113,10 +121,10 @@ static void log_notice(void *arg, const char *message)
 static PGconn *connect_start(struct db *db)
 {
     char opts[192];
-    /* Custom plans: the list statements fold their optional filters
-     * ("$1 IS NULL OR ...") only when planned with the actual values. */
-    snprintf(opts, sizeof opts,
-             "-c statement_timeout=%d -c TimeZone=UTC -c plan_cache_mode=force_custom_plan",
+    /* Postgres' own choice of plan caching: every statement is written so
+     * that its generic plan is a good one (the lists have one statement per
+     * set of filters), and a kept plan saves the planning at each call. */
+    snprintf(opts, sizeof opts, "-c statement_timeout=%d -c TimeZone=UTC",
              db->opts.statement_timeout_ms);
     const char *keys[] = { "dbname", "application_name", "options", "client_encoding", NULL };
     const char *vals[] = { db->url,
@@ -326,10 +334,122 @@ static void fail_unavailable(struct db *db, struct db_error *err)
     db->stats.unavailable++;
 }
 
+/* Reads the result of the statement db_send() sent and hands it to its
+ * done function.  wait: block until it is in (up to its deadline); else
+ * return false at once when it is not in yet. */
+static bool finish_async(struct db *db, bool wait)
+{
+    if (db->async_stmt == NULL)
+        return true;
+    if (!wait) {
+        if (db->conn && PQconsumeInput(db->conn) && PQisBusy(db->conn))
+            return false;
+    }
+    const struct db_stmt *stmt = db->async_stmt;
+    db_done_fn done = db->async_done;
+    void *arg = db->async_arg;
+    db->async_stmt = NULL;
+    PGresult *r = NULL;
+    struct db_error err;
+    memset(&err, 0, sizeof err);
+    enum attempt a = db->conn ? collect(db, db->async_deadline, &r, &err) : ATTEMPT_BROKEN;
+    enum db_status st = DB_OK;
+    if (a == ATTEMPT_SQL_ERROR) {
+        db->stats.query_errors++;
+        st = sqlstate_classify(err.sqlstate) == SQLSTATE_CANCELED ? DB_UNAVAILABLE : DB_FAILED;
+        log_warn("event=db_error stmt=%s sqlstate=%s reason=\"%s\"", stmt->name, err.sqlstate,
+                 err.message);
+    } else if (a == ATTEMPT_TIMEOUT) {
+        db->stats.timeouts++;
+        drop_connection(db);
+        open_on_failure(db, true);
+        log_warn("event=db_timeout stmt=%s", stmt->name);
+        st = DB_UNAVAILABLE;
+    } else if (a == ATTEMPT_BROKEN) {
+        drop_connection(db);
+        log_warn("event=db_connection_broken stmt=%s sent=1 sqlstate=%s", stmt->name,
+                 err.sqlstate);
+        st = DB_UNAVAILABLE;
+    }
+    db->last_used = clock_mono_us();
+    done(arg, st, st == DB_OK ? r : NULL);
+    PQclear(r);
+    return true;
+}
+
+int db_send(struct db *db, const struct db_stmt *stmt, int nparams, const char *const *params,
+            db_done_fn done, void *arg)
+{
+    if (db->async_stmt != NULL || db->breaker.open_until != 0)
+        return -1;
+    struct db_error err;
+    memset(&err, 0, sizeof err);
+    if (!connection_usable(db)) {
+        if (db->conn)
+            drop_connection(db);
+        bool timed_out;
+        if (connect_now(db, &err, &timed_out) != 0) {
+            open_on_failure(db, timed_out);
+            log_warn("event=db_connect_failed timed_out=%d reason=\"%s\"", (int)timed_out,
+                     err.message);
+            return -1;
+        }
+        breaker_success(&db->breaker);
+    }
+    int64_t deadline = clock_mono_us() + ((int64_t)db->opts.statement_timeout_ms + 1000) * 1000;
+    if (db->opts.prepared_statements && !is_prepared(db, stmt)) {
+        /* Once per connection, and short: prepare in the foreground. */
+        if (!PQsendPrepare(db->conn, stmt->name, stmt->sql, nparams, NULL)) {
+            drop_connection(db);
+            return -1;
+        }
+        PGresult *r = NULL;
+        enum attempt a = collect(db, deadline, &r, &err);
+        PQclear(r);
+        if (a != ATTEMPT_OK && !(a == ATTEMPT_SQL_ERROR && strcmp(err.sqlstate, "42P05") == 0)) {
+            if (a != ATTEMPT_SQL_ERROR)
+                drop_connection(db);
+            return -1;
+        }
+        mark_prepared(db, stmt);
+    }
+    int ok = db->opts.prepared_statements
+                 ? PQsendQueryPrepared(db->conn, stmt->name, nparams, params, NULL, NULL, 0)
+                 : PQsendQueryParams(db->conn, stmt->sql, nparams, NULL, params, NULL, NULL, 0);
+    if (!ok) {
+        drop_connection(db);
+        return -1;
+    }
+    db->stats.queries++;
+    db->async_stmt = stmt;
+    db->async_done = done;
+    db->async_arg = arg;
+    db->async_deadline = deadline;
+    db->last_used = clock_mono_us();
+    return 0;
+}
+
+void db_poll(struct db *db)
+{
+    (void)finish_async(db, false);
+}
+
+void db_wait(struct db *db)
+{
+    (void)finish_async(db, true);
+}
+
+bool db_sending(const struct db *db)
+{
+    return db->async_stmt != NULL;
+}
+
 enum db_status db_query(struct db *db, const struct db_stmt *stmt, int nparams,
                         const char *const *params, unsigned flags, PGresult **res,
                         struct db_error *err)
 {
+    /* The connection first finishes what db_send() started. */
+    (void)finish_async(db, true);
     int64_t started = clock_mono_us();
     enum db_status status = DB_UNAVAILABLE;
     *res = NULL;
@@ -458,6 +578,8 @@ static void probe_step(struct db *db, int64_t now)
 
 void db_housekeeping(struct db *db, int64_t now_us)
 {
+    if (db->async_stmt != NULL && !finish_async(db, false))
+        return; /* in flight: not idle, nothing to probe */
     if (db->breaker.open_until != 0 || db->probe != NULL)
         probe_step(db, now_us);
     if (db->conn && now_us - db->last_used > (int64_t)db->opts.idle_timeout_s * 1000000) {

@@ -82,6 +82,27 @@ enum db_status db_query(struct db *db, const struct db_stmt *stmt, int nparams,
                         const char *const *params, unsigned flags, PGresult **res,
                         struct db_error *err) __attribute__((warn_unused_result));
 
+/* Runs when the result of a db_send() statement is in.  r is the result
+ * when status is DB_OK, else NULL; it is freed after the call. */
+typedef void (*db_done_fn)(void *arg, enum db_status status, PGresult *r);
+
+/* Sends a statement without waiting for its result: for writes no request
+ * waits for (the view-count flush), so the worker goes on serving cache
+ * hits while Postgres works.  done runs when the result is read: by
+ * db_poll() or db_housekeeping() once it has arrived, or first thing in the
+ * next db_query() (which waits for it).  One at a time; never retried (a
+ * broken connection reports DB_UNAVAILABLE to done).  Returns 0 when sent;
+ * -1 when it was not (one in flight, circuit open, no connection could be
+ * made), and done will not run. */
+int db_send(struct db *db, const struct db_stmt *stmt, int nparams, const char *const *params,
+            db_done_fn done, void *arg) __attribute__((warn_unused_result));
+/* Reads a db_send() result if it has arrived; never waits. */
+void db_poll(struct db *db);
+/* Waits for a db_send() result (up to the statement deadline). */
+void db_wait(struct db *db);
+/* Whether a db_send() statement is in flight. */
+bool db_sending(const struct db *db);
+
 /* Time spent waiting on Postgres since the last call (X-Database-Time). */
 int64_t db_take_wait_us(struct db *db);
 /* Closes the connection once idle_timeout has passed without use. */

@@ -460,6 +460,7 @@ START_TEST(read_your_writes)
         for (size_t i = 0; i < 4; i++)
             prime(lists[i]);
         prime(user_path);
+        prime("/api/pitches?genre=horror");
         long long before = pitch_count(u.id);
 
         /* POST: new pitch on every list and in the count. */
@@ -469,12 +470,15 @@ START_TEST(read_your_writes)
         for (size_t i = 0; i < 4; i++)
             ck_assert_msg(list_has(lists[i], id, title, cs), "POST not on %s (%s)", lists[i], cs);
         ck_assert_int_eq(pitch_count(u.id), before + 1);
+        /* The lists of another genre do not depend on it: still a hit. */
+        ck_assert_str_eq(cache_status_of("/api/pitches?genre=horror"), "HIT");
 
         /* PUT: the item and every list show the new title. */
         snprintf(item, sizeof item, "/api/pitches/%lld", id);
         prime(item);
         for (size_t i = 0; i < 4; i++)
             prime(lists[i]);
+        prime("/api/pitches?genre=drama");
         snprintf(title, sizeof title, "RYW changed %d", round);
         char updated[64];
         ck_assert_int_eq(update_pitch(&u, id, title, updated, sizeof updated), 200);
@@ -489,6 +493,7 @@ START_TEST(read_your_writes)
         ck_assert(list_has("/api/pitches", id, title, cs));
         ck_assert(list_has(owner_list, id, title, cs));
         ck_assert(!list_has("/api/pitches?genre=thriller", id, NULL, cs));
+        ck_assert(list_has("/api/pitches?genre=drama", id, title, cs));
 
         /* DELETE: 404, off every list, count back. */
         prime(item);
