@@ -99,6 +99,7 @@ local ring = nil         -- ketama continuum: { values = {...}, index = {...} }
 local epoch, epoch_read_ms = nil, 0   -- per worker, from the poll timer
 local down_until = {}    -- server index -> ngx.now() until which it is skipped
 local timeouts = {}      -- server index -> timeouts in a row
+local down_hard = {}     -- server index -> skipped because it refused or reset
 local dict = nil
 
 local function count(name, n)
@@ -445,10 +446,11 @@ end
 
 local function identity(k) return k end
 
--- A server found down, or an epoch bump, makes every nginx worker careful
--- for a while (the workers are too, and may disagree about which servers
--- are up).  A lone timeout does not: it says more about a busy machine than
--- about memcached.
+-- A server found down (refused or reset: stopped or restarted), or an epoch
+-- bump, makes every nginx worker careful for a while (the workers are too,
+-- and may disagree about which servers are up).  Timeouts do not: on a busy
+-- machine they say little about memcached, and a hung server's missed bumps
+-- show as an epoch bump.
 local function careful_from_now()
     local until_ms = ngx.now() * 1000 + C.careful_ms
     if (dict:get("careful_until") or 0) < until_ms then dict:set("careful_until", until_ms) end
@@ -458,19 +460,22 @@ end
 -- timeout (a hung server, or a busy machine) only after SERVER_TIMEOUTS in a
 -- row, as the pool's breaker does.
 local function failed(idx, err)
-    if err == "timeout" then
+    local hard = err ~= "timeout"
+    if not hard then
         timeouts[idx] = (timeouts[idx] or 0) + 1
         if timeouts[idx] < SERVER_TIMEOUTS then return end
+    else
+        careful_from_now()
     end
-    careful_from_now()
     timeouts[idx] = 0
     down_until[idx] = ngx.now() + SERVER_RETRY_S
+    down_hard[idx] = hard
 end
 
 -- One multi-get from server idx; nil, err on any failure.
 local function mc_get(idx, keys)
     if (down_until[idx] or 0) > ngx.now() then
-        careful_from_now()   -- careful until a while after it is back
+        if down_hard[idx] then careful_from_now() end  -- until a while after it is back
         return nil, "skipped"
     end
     local s = C.servers_list[idx]
