@@ -51,8 +51,9 @@ local POINTS_PER_SERVER = 100            -- libmemcached MEMCACHED_POINTS_PER_SE
 local DEFAULT_PORT = 11211
 local EPOCH_MAX_AGE_MS = 900             -- workers trust theirs for 1 s at most
 local EPOCH_POLL_S = 0.1
-local SERVER_RETRY_S = 1                 -- a failed server is skipped this long
-local SERVER_TIMEOUTS = 3                -- ... after this many timeouts in a row
+local SERVER_RETRY_S = 1                 -- a refusing server is skipped this long,
+local SERVER_TIMEOUTS = 3                -- a slow one after this many timeouts in a row
+local SLOW_RETRY_S = 0.25                -- for this long
 local CAREFUL_MIN_MS = 5000              -- as the pool's CAREFUL_US
 local VIEWS_FLUSH_S = 1
 local VIEWS_CHUNK = 8000                 -- bytes of "id:n," per FastCGI request
@@ -458,7 +459,8 @@ end
 
 -- A refused connection skips the server for SERVER_RETRY_S at once; a
 -- timeout (a hung server, or a busy machine) only after SERVER_TIMEOUTS in a
--- row, as the pool's breaker does.
+-- row, as the pool's breaker does, and for SLOW_RETRY_S: a hung server then
+-- costs each nginx worker 3 short timeouts every quarter second.
 local function failed(idx, err)
     local hard = err ~= "timeout"
     if not hard then
@@ -468,7 +470,7 @@ local function failed(idx, err)
         careful_from_now()
     end
     timeouts[idx] = 0
-    down_until[idx] = ngx.now() + SERVER_RETRY_S
+    down_until[idx] = ngx.now() + (hard and SERVER_RETRY_S or SLOW_RETRY_S)
     down_hard[idx] = hard
 end
 
