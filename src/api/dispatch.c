@@ -113,6 +113,13 @@ void dispatch_finish_headers(struct app *app, struct request *req, struct respon
     response_header(res, "X-Worker-Version", "%s", PACKAGE_VERSION);
     if (res->cache_status)
         response_header(res, "X-Cache-Status", "%s", res->cache_status);
+    /* Every answer is JSON (or Prometheus text) for programs, never a page:
+     * no MIME sniffing into HTML, no framing, no referrer leaking ids or
+     * cursors, and no active content should a browser render it anyway. */
+    response_header(res, "X-Content-Type-Options", "nosniff");
+    response_header(res, "X-Frame-Options", "DENY");
+    response_header(res, "Referrer-Policy", "no-referrer");
+    response_header(res, "Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'");
     if (origin_allowed(app, req->origin)) {
         response_header(res, "Access-Control-Allow-Origin", "%s", req->origin);
         response_header(res, "Access-Control-Expose-Headers",
@@ -131,6 +138,10 @@ void app_db_error(struct app *app, struct response *res, enum db_status st,
         return;
     }
     /* The detail goes to the log only: no SQL or server text to clients. */
-    log_error("event=db_error sqlstate=%s reason=\"%s\"", err->sqlstate, err->message);
+    /* The server's message may quote input (`invalid input syntax: "..."`). */
+    char sqlstate[32], reason[LOG_VALUE_MAX];
+    log_error("event=db_error sqlstate=%s reason=%s",
+              log_escape(sqlstate, sizeof sqlstate, err->sqlstate),
+              log_escape(reason, sizeof reason, err->message));
     response_error(res, 500, "internal", "internal error");
 }

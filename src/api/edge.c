@@ -731,7 +731,13 @@ void edge_invalidate(struct app *app, const char *const *tags, size_t ntags)
     for (size_t i = 0; i < ntags; i++) {
         char key[CACHE_KEY_MAX + 1];
         cache_key_build(key, app->cfg.cache.prefix, S.epoch, CACHE_KEY_TAG, tags[i]);
-        if (cache_tag_bump(app->cache, key, tag_ttl(app)) != CACHE_OK) {
+        /* One more try when memcached was fine a moment ago: a lone timeout
+         * on a busy machine would otherwise move the whole cache to a new
+         * epoch and leave readers a window until their next epoch read.
+         * (A second increment of a server that got the first is harmless:
+         * any change invalidates.) */
+        if (cache_tag_bump(app->cache, key, tag_ttl(app)) != CACHE_OK &&
+            (was_open || cache_tag_bump(app->cache, key, tag_ttl(app)) != CACHE_OK)) {
             failed = true;
             if (was_open)
                 break;

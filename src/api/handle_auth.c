@@ -36,9 +36,14 @@ DB_STMT(login_failures_recent,
 
 DB_STMT(login_user, "SELECT " USER_COLUMNS ", u.password_hash FROM users u WHERE u.email = $1");
 
+/* Each recorded failure also removes up to 100 rows that left the window,
+ * anyone's (index login_failures_at_idx), so expired rows never pile up:
+ * the table holds at most the failures of one window. */
 DB_STMT(login_failure_record,
-        "WITH old AS (DELETE FROM login_failures WHERE email = $1 AND addr = $2"
-        "             AND at < clock_timestamp() - make_interval(secs => $3::int))"
+        "WITH old AS (DELETE FROM login_failures WHERE ctid = ANY (ARRAY("
+        "               SELECT ctid FROM login_failures"
+        "               WHERE at < clock_timestamp() - make_interval(secs => $3::int)"
+        "               ORDER BY at LIMIT 100)))"
         " INSERT INTO login_failures (email, addr) VALUES ($1, $2)");
 
 DB_STMT(login_success,

@@ -82,13 +82,17 @@ static void handle_one(struct app *app, FCGX_Request *fr)
     if (response_write(&res, head, fr->out) != 0)
         log_info("event=client_gone");
     int64_t spent_us = clock_mono_us() - req.started_us;
-    if (app->cfg.log.requests)
+    if (app->cfg.log.requests && log_enabled(LOG_LEVEL_INFO)) {
+        /* Method and path are the client's bytes: escaped (log_escape()). */
+        char method[64], path[LOG_VALUE_MAX];
         log_info("event=request method=%s path=%s status=%d code=%s cache=%s "
                  "duration_ms=%lld.%03lld db_ms=%lld.%03lld bytes=%zu",
-                 req.method_name, req.path, res.status, res.error_code ? res.error_code : "-",
-                 res.cache_status ? res.cache_status : "-", (long long)(spent_us / 1000),
-                 (long long)(spent_us % 1000), (long long)(db_us / 1000),
-                 (long long)(db_us % 1000), res.body.len);
+                 log_escape(method, sizeof method, req.method_name),
+                 log_escape(path, sizeof path, req.path), res.status,
+                 res.error_code ? res.error_code : "-", res.cache_status ? res.cache_status : "-",
+                 (long long)(spent_us / 1000), (long long)(spent_us % 1000),
+                 (long long)(db_us / 1000), (long long)(db_us % 1000), res.body.len);
+    }
     FCGX_Finish_r(fr);
     /* The client has its answer: now do work it should not wait for. */
     worker_after_response(app, &req, &res);

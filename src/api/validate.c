@@ -201,10 +201,17 @@ int validate_login(struct json_object *body, struct login_input *in, struct json
     memset(in, 0, sizeof *in);
     *fields = NULL;
     bool present;
+    /* The bounds of register: no account can have anything else, and an
+     * unbounded email would reach the rate-limit table's index. */
     const char *email = string_field(body, "email", REQUIRED, fields, &present);
-    if (email)
+    if (email) {
         in->email = normalised_email(email);
+        if (!validate_email(in->email))
+            complain(fields, "email", "must be an email address of at most 254 characters");
+    }
     in->password = string_field(body, "password", REQUIRED, fields, &present);
+    if (in->password && !length_ok(in->password, 8, 128))
+        complain(fields, "password", "must be 8-128 characters");
     return *fields ? -1 : 0;
 }
 

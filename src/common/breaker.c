@@ -18,8 +18,9 @@ bool breaker_allow(struct breaker *b, int64_t now)
 {
     if (b->open_until == 0)
         return true;
-    if (now >= b->open_until && !b->probing) {
+    if (now >= b->open_until && (!b->probing || now >= b->probe_until)) {
         b->probing = true;
+        b->probe_until = now + b->cooldown_us;
         return true;
     }
     b->rejects++;
@@ -53,7 +54,7 @@ void breaker_trip(struct breaker *b, int64_t now)
 
 bool breaker_is_open(const struct breaker *b, int64_t now)
 {
-    return b->open_until != 0 && (now < b->open_until || b->probing);
+    return b->open_until != 0 && (now < b->open_until || (b->probing && now < b->probe_until));
 }
 
 int breaker_retry_after_s(const struct breaker *b, int64_t now)

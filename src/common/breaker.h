@@ -3,8 +3,11 @@
  * Closed: calls go through.  After `threshold` consecutive failures it
  * opens: calls fail fast for `cooldown_us`.  Then it lets exactly one probe
  * through (half-open); the probe's success closes it, its failure opens it
- * again for another cooldown.  Time is passed in (monotonic microseconds),
- * which keeps the module pure and its tests exact. */
+ * again for another cooldown.  A probe whose outcome is never reported (a
+ * caller that checked the breaker and then had no call to make) counts as
+ * failed after a cooldown, so the breaker cannot stay half-open forever.
+ * Time is passed in (monotonic microseconds), which keeps the module pure
+ * and its tests exact. */
 #ifndef PITCHEY_COMMON_BREAKER_H
 #define PITCHEY_COMMON_BREAKER_H
 
@@ -17,6 +20,7 @@ struct breaker {
     int failures;
     int64_t open_until;  /* 0 when closed */
     bool probing;        /* a half-open probe is in flight */
+    int64_t probe_until; /* a probe not reported by then counts as failed */
     uint64_t opens;      /* times it opened, for metrics */
     uint64_t rejects;    /* calls refused while open */
 };

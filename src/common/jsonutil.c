@@ -37,11 +37,13 @@ static long read_u16(const char *p, const char *end)
 #define OUTSIDE_STRINGS "{}[],: \t\r\n0123456789+-.eEtruefalsn"
 
 /* Walks string literals and checks their \u escapes: no NUL, and every
- * surrogate properly paired.  Other syntax is left to json-c. */
-static bool escapes_ok(const char *s, size_t len)
+ * surrogate properly paired.  Other syntax is left to json-c.  Counts the
+ * object keys written in the text (a string followed by ':') into *keys. */
+static bool escapes_ok(const char *s, size_t len, size_t *keys)
 {
     const char *p = s, *end = s + len;
     bool in_string = false;
+    *keys = 0;
     while (p < end) {
         char c = *p;
         if (!in_string) {
@@ -55,6 +57,11 @@ static bool escapes_ok(const char *s, size_t len)
         if (c == '"') {
             in_string = false;
             p++;
+            const char *q = p;
+            while (q < end && (*q == ' ' || *q == '\t' || *q == '\r' || *q == '\n'))
+                q++;
+            if (q < end && *q == ':')
+                (*keys)++;
             continue;
         }
         if (c != '\\') {
@@ -87,6 +94,26 @@ static bool escapes_ok(const char *s, size_t len)
     return true;
 }
 
+/* Keys json-c kept, in obj and everything below it.  json-c keeps the last
+ * of duplicate keys, so fewer kept than written means a duplicate.  Depth
+ * is bounded by the tokener's own limit (JSON_TOKENER_DEFAULT_DEPTH). */
+static size_t kept_keys(struct json_object *obj)
+{
+    size_t n = 0;
+    if (json_object_is_type(obj, json_type_object)) {
+        json_object_object_foreach(obj, k, v)
+        {
+            (void)k;
+            n += 1 + kept_keys(v);
+        }
+    } else if (json_object_is_type(obj, json_type_array)) {
+        size_t len = json_object_array_length(obj);
+        for (size_t i = 0; i < len; i++)
+            n += kept_keys(json_object_array_get_idx(obj, i));
+    }
+    return n;
+}
+
 struct json_object *json_parse_strict(const char *text, size_t len, const char **why)
 {
     *why = NULL;
@@ -98,7 +125,8 @@ struct json_object *json_parse_strict(const char *text, size_t len, const char *
         *why = "NUL byte";
         return NULL;
     }
-    if (!escapes_ok(text, len)) {
+    size_t keys;
+    if (!escapes_ok(text, len, &keys)) {
         *why = "bad \\u escape or character";
         return NULL;
     }
@@ -122,6 +150,12 @@ struct json_object *json_parse_strict(const char *text, size_t len, const char *
     if (used != len) {
         json_object_put(obj);
         *why = "trailing data";
+        return NULL;
+    }
+    if (kept_keys(obj) != keys) {
+        /* Two parsers could read such a body two ways: refuse it. */
+        json_object_put(obj);
+        *why = "duplicate key";
         return NULL;
     }
     return obj;

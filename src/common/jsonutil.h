@@ -2,8 +2,9 @@
  *
  * json-c is lenient where API.md is not: it accepts \u0000, turns unpaired
  * surrogates into replacement characters and stops quietly before trailing
- * data.  json_parse_strict() checks those first, so a body is either exactly
- * one valid JSON value or invalid_json. */
+ * data, and keeps the last of duplicate keys.  json_parse_strict() checks
+ * those, so a body is either exactly one valid JSON value, with unique keys
+ * in every object, or invalid_json. */
 #ifndef PITCHEY_COMMON_JSONUTIL_H
 #define PITCHEY_COMMON_JSONUTIL_H
 

@@ -25,6 +25,24 @@ bool log_enabled(enum log_level level);
 void log_set_request_id(const char *request_id);
 void log_write(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* Room for any value log_escape() writes into a buffer of this size. */
+#define LOG_VALUE_MAX 1024
+/* Writes src as one value of a key=value line into dst (dstsize > 8,
+ * always NUL-terminated) and returns dst.  A value made only of printable
+ * ASCII other than space, '"', '\\' and '=' is written as it is; any other
+ * (empty included) goes in double quotes, with '"' and '\\' escaped by a
+ * backslash and every byte that is not printable text (control bytes, DEL,
+ * bytes that are not part of valid UTF-8, UTF-8 C1 controls) as \xNN.  A
+ * value that does not fit ends in "..." inside the quotes.  Use it for every
+ * logged value that comes from a request or a peer (path, method, headers,
+ * server messages): a line then stays one grep-able line of text. */
+const char *log_escape(char *dst, size_t dstsize, const char *src);
+/* Escapes as log_escape() into bytes of text without quoting: what
+ * log_write() applies to a whole line as a last resort, so that a value a
+ * caller forgot to escape still cannot split the line or make it binary.
+ * Returns the length written (dst is NUL-terminated). */
+size_t log_sanitize_line(char *dst, size_t dstsize, const char *src, size_t len);
+
 #define log_at(lvl, ...)                                                        \
     do {                                                                        \
         if (log_enabled(lvl))                                                   \

@@ -114,7 +114,10 @@ static void log_notice(void *arg, const char *message)
     size_t n = strlen(message);
     while (n && message[n - 1] == '\n')
         n--;
-    log_info("event=db_notice message=\"%.*s\"", (int)n, message);
+    /* Server text may quote values: escaped like every logged value. */
+    char text[LOG_VALUE_MAX], value[LOG_VALUE_MAX];
+    snprintf(text, sizeof text, "%.*s", (int)n, message);
+    log_info("event=db_notice message=%s", log_escape(value, sizeof value, text));
 }
 
 /* Starts a non-blocking connection attempt with the session settings. */
@@ -478,8 +481,9 @@ enum db_status db_query(struct db *db, const struct db_stmt *stmt, int nparams,
             log_debug("event=db_connect_attempt");
             if (connect_now(db, err, &timed_out) != 0) {
                 open_on_failure(db, timed_out);
-                log_warn("event=db_connect_failed timed_out=%d reason=\"%s\"", (int)timed_out,
-                         err->message);
+                char reason[LOG_VALUE_MAX];
+                log_warn("event=db_connect_failed timed_out=%d reason=%s", (int)timed_out,
+                         log_escape(reason, sizeof reason, err->message));
                 if (timed_out)
                     break; /* another try would cost another timeout */
                 continue;

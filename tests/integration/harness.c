@@ -50,6 +50,63 @@ void it_stack_stop(void)
     stack_dir[0] = '\0';
 }
 
+/* Secrets the tests used (tokens, passwords), one a line in DIR/secrets,
+ * appended by every process of the test program (Check forks each test). */
+static void record_secret(const char *secret)
+{
+    if (stack_dir[0] == '\0' || secret == NULL || strlen(secret) < 8 || strchr(secret, '\n'))
+        return;
+    /* Load tests send one token thousands of times: write each once. */
+    static char seen[16][80];
+    static unsigned next;
+    for (unsigned i = 0; i < 16; i++)
+        if (strncmp(seen[i], secret, sizeof seen[i]) == 0)
+            return;
+    snprintf(seen[next++ % 16], sizeof seen[0], "%s", secret);
+    char path[1100];
+    snprintf(path, sizeof path, "%s/secrets", stack_dir);
+    FILE *f = fopen(path, "a");
+    if (f == NULL)
+        return;
+    fprintf(f, "%s\n", secret);
+    fclose(f);
+}
+
+int it_logs_leaks(const char *dir)
+{
+    char cmd[4096];
+    /* Fixed strings; exit 1 is "none found". */
+    snprintf(cmd, sizeof cmd,
+             "test -s '%s/secrets' || exit 1; grep -rlaF -f '%s/secrets' '%s/logs' >&2", dir, dir,
+             dir);
+    int rc = system(cmd);
+    if (!WIFEXITED(rc))
+        return -1;
+    return WEXITSTATUS(rc) == 0 ? 1 : WEXITSTATUS(rc) == 1 ? 0 : -1;
+}
+
+int it_stack_finish(void)
+{
+    if (!private_stack || getpid() != owner_pid || stack_dir[0] == '\0') {
+        it_stack_stop();
+        return 0;
+    }
+    int leaks = it_logs_leaks(stack_dir);
+    it_stack_stop();
+    if (leaks == 0)
+        return 0;
+    fprintf(stderr, "harness: FAIL: the stack's logs %s a secret the tests used%s\n",
+            leaks < 0 ? "could not be checked for" : "hold", leaks < 0 ? "" : " (files above)");
+    return 1;
+}
+
+/* A test program that exits without IT_MAIN's end still gets the check. */
+static void stop_at_exit(void)
+{
+    if (it_stack_finish() != 0)
+        _exit(1);
+}
+
 static void on_signal(int sig)
 {
     it_stack_stop();
@@ -107,7 +164,7 @@ void it_stack_start(const char *extra_conf, const char *stack_args)
         snprintf(cmd + n, sizeof cmd - (size_t)n, " %s", stack_args);
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
-    atexit(it_stack_stop);
+    atexit(stop_at_exit);
     FILE *f = popen(cmd, "r");
     if (f == NULL) {
         fprintf(stderr, "harness: cannot run %s\n", cmd);
@@ -176,6 +233,20 @@ static size_t collect_header(char *ptr, size_t size, size_t nmemb, void *user)
     return n;
 }
 
+/* Records the string member `name` of a JSON object text (len bytes, not
+ * necessarily NUL-terminated), if any. */
+static void record_json_secret(const char *text, size_t len, const char *name)
+{
+    if (text == NULL || len == 0 || memmem(text, len, name, strlen(name)) == NULL)
+        return;
+    struct json_tokener *tok = json_tokener_new();
+    struct json_object *o = json_tokener_parse_ex(tok, text, (int)len), *v;
+    json_tokener_free(tok);
+    if (o && json_object_object_get_ex(o, name, &v) && json_object_is_type(v, json_type_string))
+        record_secret(json_object_get_string(v));
+    json_object_put(o);
+}
+
 int it_request(const char *base, const char *method, const char *path, const char *body,
                const char *const *headers, struct it_response *out)
 {
@@ -204,6 +275,10 @@ int it_request(const char *base, const char *method, const char *path, const cha
         curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
         curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE, (long)strlen(body));
     }
+    for (size_t i = 0; headers && headers[i]; i++)
+        if (strncasecmp(headers[i], "Authorization: Bearer ", 22) == 0)
+            record_secret(headers[i] + 22);
+    record_json_secret(body, body ? strlen(body) : 0, "password");
     double t0 = it_now();
     CURLcode rc = curl_easy_perform(c);
     out->seconds = it_now() - t0;
@@ -214,6 +289,8 @@ int it_request(const char *base, const char *method, const char *path, const cha
     buf_reserve(&h, 0);
     out->body = buf_steal(&b, &out->body_len);
     out->headers = buf_steal(&h, NULL);
+    if (out->status >= 200 && out->status < 300)
+        record_json_secret(out->body, out->body_len, "token");
     return rc == CURLE_OK ? 0 : -1;
 }
 

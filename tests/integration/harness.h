@@ -16,11 +16,21 @@
  * stack_args: extra arguments for `stack start`, or NULL. */
 void it_stack_start(const char *extra_conf, const char *stack_args);
 void it_stack_stop(void);
+/* The end of a test program: checks the stack's logs for the secrets the
+ * tests used (it_logs_leaks()), then stops the stack.  Returns 1 when a log
+ * holds one (or could not be checked), else 0. */
+int it_stack_finish(void);
 /* Runs `stack CMD DIR ARGS...` (a fault helper); returns its exit code. */
 int it_stack(const char *cmd, const char *args);
 /* Output of `stack CMD DIR ARGS` (malloc'd), e.g. worker-pids. */
 char *it_stack_output(const char *cmd, const char *args);
 bool it_stack_is_private(void);
+/* Every token and password the tests send or receive through it_request()
+ * is written to DIR/secrets; when the program ends, a private stack's logs
+ * (DIR/logs) are searched for each and any hit fails the program.  Returns
+ * 1 when a file under DIR/logs holds a line of DIR/secrets (and names it on
+ * stderr), 0 when none does, -1 when the search failed. */
+int it_logs_leaks(const char *dir);
 /* Runs a shell command; returns its standard output (malloc'd) and sets
  * *exit_code (-1 when it did not exit normally). */
 char *it_run(const char *cmd, int *exit_code);
@@ -62,7 +72,7 @@ void it_sleep_ms(int ms);
         srunner_run_all(sr, CK_ENV);                                            \
         int failed = srunner_ntests_failed(sr);                                 \
         srunner_free(sr);                                                       \
-        it_stack_stop();                                                        \
+        failed += it_stack_finish();                                            \
         return failed ? 1 : 0;                                                  \
     }
 

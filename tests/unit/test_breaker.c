@@ -50,6 +50,27 @@ START_TEST(one_probe_after_cooldown)
 }
 END_TEST
 
+/* A probe nobody reports on (the caller checked and then made no call)
+ * must not keep the breaker half-open forever: after a cooldown it counts
+ * as failed and the next caller probes.  (A worker answered BYPASS for 15 s
+ * and more after memcached came back, until a write happened to report.) */
+START_TEST(unreported_probe_expires)
+{
+    struct breaker b;
+    breaker_init(&b, 1, 1000); /* 1 s = 1,000,000 us */
+    breaker_failure(&b, 0);
+    ck_assert(breaker_is_open(&b, 500000));
+    ck_assert(breaker_allow(&b, 1000000)); /* the probe, never reported */
+    ck_assert(breaker_is_open(&b, 1500000));
+    ck_assert(!breaker_allow(&b, 1500000));
+    ck_assert(!breaker_is_open(&b, 2000000));
+    ck_assert(breaker_allow(&b, 2000000)); /* a new probe */
+    breaker_success(&b);
+    ck_assert(!breaker_is_open(&b, 2000001));
+    ck_assert(breaker_allow(&b, 2000001));
+}
+END_TEST
+
 START_TEST(retry_after_rounds_up)
 {
     struct breaker b;
@@ -83,6 +104,7 @@ static Suite *suite(void)
     tcase_add_test(tc, success_resets_count);
     tcase_add_test(tc, one_probe_after_cooldown);
     tcase_add_test(tc, retry_after_rounds_up);
+    tcase_add_test(tc, unreported_probe_expires);
     tcase_add_test(tc, trip_opens_at_once);
     suite_add_tcase(s, tc);
     return s;

@@ -1,6 +1,7 @@
 /* Unit tests: strict JSON parsing. */
 #include "pitchey-build.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "common/jsonutil.h"
@@ -67,6 +68,32 @@ START_TEST(serialises_without_slash_escapes)
 }
 END_TEST
 
+START_TEST(rejects_duplicate_keys)
+{
+    const char *why = NULL;
+    const char *dup = "{\"title\":\"a\",\"title\":\"b\"}";
+    ck_assert_ptr_null(json_parse_strict(dup, strlen(dup), &why));
+    ck_assert_str_eq(why, "duplicate key");
+    /* The same key spelled two ways is still the same key. */
+    ck_assert(!parses("{\"a\":1,\"\\u0061\":2}"));
+    /* Nested, in arrays, with white space before the colon. */
+    ck_assert(!parses("{\"x\":{\"k\":1, \"k\" :2}}"));
+    ck_assert(!parses("[{\"k\":1},{\"a\":1,\"a\":1}]"));
+    ck_assert(!parses("{\"k\":[],\"k\"\n:[]}"));
+}
+END_TEST
+
+START_TEST(same_key_in_different_objects_is_fine)
+{
+    ck_assert(parses("{\"k\":{\"k\":{\"k\":1}}}"));
+    ck_assert(parses("[{\"k\":1},{\"k\":2}]"));
+    /* A string value holding ':' or '"k":' text is no key. */
+    ck_assert(parses("{\"a\":\"k\",\"b\":\"\\\"k\\\":1\"}"));
+    ck_assert(parses("{\"a\":[\"x\",\"x\"],\"b\":\":\"}"));
+    ck_assert(parses("{}"));
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("jsonutil");
@@ -75,6 +102,8 @@ static Suite *suite(void)
     tcase_add_test(tc, rejects_invalid);
     tcase_add_test(tc, rejects_embedded_nul);
     tcase_add_test(tc, serialises_without_slash_escapes);
+    tcase_add_test(tc, rejects_duplicate_keys);
+    tcase_add_test(tc, same_key_in_different_objects_is_fine);
     suite_add_tcase(s, tc);
     return s;
 }

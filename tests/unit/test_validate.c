@@ -208,6 +208,41 @@ START_TEST(login_requires_both)
 }
 END_TEST
 
+START_TEST(login_has_the_bounds_of_register)
+{
+    struct login_input in;
+    struct json_object *fields;
+    /* A 3,000-character email: a 422 naming the field, not a database error. */
+    char *body = malloc(3100);
+    strcpy(body, "{\"email\":\"");
+    size_t n = strlen(body);
+    memset(body + n, 'a', 2990);
+    strcpy(body + n + 2990, "@b.co\",\"password\":\"long enough\"}");
+    struct json_object *o = parse(body);
+    free(body);
+    ck_assert_int_eq(validate_login(o, &in, &fields), -1);
+    ck_assert_ptr_nonnull(fields);
+    ck_assert(json_object_object_get_ex(fields, "email", NULL));
+    ck_assert(!json_object_object_get_ex(fields, "password", NULL));
+    json_object_put(fields);
+    login_input_free(&in);
+    json_object_put(o);
+
+    o = parse("{\"email\":\"a@b.co\",\"password\":\"short\"}");
+    ck_assert_int_eq(validate_login(o, &in, &fields), -1);
+    ck_assert(json_object_object_get_ex(fields, "password", NULL));
+    json_object_put(fields);
+    login_input_free(&in);
+    json_object_put(o);
+
+    o = parse("{\"email\":\" A@B.co \",\"password\":\"long enough\"}");
+    ck_assert_int_eq(validate_login(o, &in, &fields), 0);
+    ck_assert_str_eq(in.email, "a@b.co");
+    login_input_free(&in);
+    json_object_put(o);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("validate");
@@ -220,6 +255,7 @@ static Suite *suite(void)
     tcase_add_test(tc, register_rules);
     tcase_add_test(tc, emails);
     tcase_add_test(tc, login_requires_both);
+    tcase_add_test(tc, login_has_the_bounds_of_register);
     suite_add_tcase(s, tc);
     return s;
 }
