@@ -70,7 +70,9 @@ int ctl_warm(const struct config *cfg, int argc, char **argv)
     };
     struct cache_options co = {
         .servers = cfg->cache.servers,
-        .timeout_ms = cfg->cache.timeout_ms,
+        /* An operator's command, not a request: a busy memcached may take
+         * longer than a worker would wait, and a warm should not fail on it. */
+        .timeout_ms = cfg->cache.timeout_ms > 1000 ? cfg->cache.timeout_ms : 1000,
         .breaker_threshold = cfg->cache.breaker_threshold,
         .breaker_cooldown_ms = cfg->cache.breaker_cooldown_ms,
     };

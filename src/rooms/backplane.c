@@ -16,10 +16,8 @@
 
 #include "common/log.h"
 #include "common/xalloc.h"
-#include "rooms/auth.h"
 #include "rooms/daemon.h"
 #include "rooms/metrics.h"
-#include "rooms/room.h"
 
 #define EVENT_GRACE "2 seconds"
 #define NOTIFIED_MAX 4096
@@ -36,6 +34,10 @@ static int64_t notified[NOTIFIED_MAX];
 static int nnotified;
 static bool node_registered;
 static unsigned heartbeats;
+
+/* What the backplane reports to; a table so it depends on no module
+ * above it (and a test can stand in for them). */
+static struct backplane_handlers on;
 
 static void (*stop_done)(void *);
 static void *stop_arg;
@@ -118,7 +120,7 @@ static void events_done(PGresult *res, void *arg)
         bool old = PQgetvalue(res, i, 6)[0] == 't';
         if (!old && !was_notified(seq))
             break; /* its NOTIFY will come (or it grows old) */
-        room_deliver_event(PQgetvalue(res, i, 1), strtoll(PQgetvalue(res, i, 2), NULL, 10),
+        on.event(PQgetvalue(res, i, 1), strtoll(PQgetvalue(res, i, 2), NULL, 10),
                            strtoll(PQgetvalue(res, i, 3), NULL, 10),
                            PQgetvalue(res, i, 4)[0] == 't', PQgetvalue(res, i, 5));
         events_last = seq;
@@ -174,7 +176,7 @@ static void heartbeat_done(PGresult *res, void *arg)
          * swept as orphans). */
         if (node_registered)
             log_warn("component=backplane event=node_reregistered");
-        room_republish_presence();
+        on.republish();
     }
     node_registered = true;
 }
@@ -237,7 +239,7 @@ static void on_poll(lws_sorted_usec_list_t *sul)
     (void)sul;
     if (daemon_state.shutting_down)
         return;
-    auth_check_revocations();
+    on.poll();
     events_fetch();
     lws_sul_schedule(daemon_state.ctx, 0, &poll_sul, on_poll,
                      (lws_usec_t)daemon_state.cfg->rooms.revoke_check_s * LWS_US_PER_SEC);
@@ -253,9 +255,9 @@ static void listen_done(PGresult *res, void *arg)
     listening = true;
     log_info("component=backplane event=listening");
     /* Whatever was sent while nobody listened is in the tables. */
-    room_resync_all();
+    on.resync();
     events_fetch();
-    auth_check_revocations();
+    on.poll();
 }
 
 static void listener_connect(struct pg *pg, void *arg)
@@ -294,27 +296,32 @@ static void on_presence(const char *payload)
             u.name = json_object_get_string(v);
         if (json_object_object_get_ex(user, "role", &v))
             u.role = json_object_get_string(v);
-        room_notify_presence(node, room, strcmp(action, "join") == 0, &u);
+        on.presence(node, room, strcmp(action, "join") == 0, &u);
     }
     json_object_put(o);
 }
 
-static void listener_notify(struct pg *pg, const char *channel, const char *payload, void *arg)
+void backplane_dispatch_notify(const char *channel, const char *payload)
 {
-    (void)pg;
-    (void)arg;
     if (strcmp(channel, "pitchey_rooms") == 0) {
-        room_notify_message(payload);
+        on.message(payload);
     } else if (strcmp(channel, "pitchey_events") == 0) {
         int64_t seq = strtoll(payload, NULL, 10);
         if (seq > events_last && nnotified < NOTIFIED_MAX)
             notified[nnotified++] = seq;
         events_fetch();
     } else if (strcmp(channel, "pitchey_revoke") == 0) {
-        auth_revoked(payload);
+        on.revoked(payload);
     } else if (strcmp(channel, "pitchey_presence") == 0) {
         on_presence(payload);
     }
+}
+
+static void listener_notify(struct pg *pg, const char *channel, const char *payload, void *arg)
+{
+    (void)pg;
+    (void)arg;
+    backplane_dispatch_notify(channel, payload);
 }
 
 /* ---------------------------------------------------------- query conn */
@@ -328,13 +335,19 @@ static void query_connect(struct pg *pg, void *arg)
     heartbeat();
     if (listening) {
         /* Fetches that failed with the old connection. */
-        room_resync_all();
+        on.resync();
         events_fetch();
     }
 }
 
-void backplane_start(void)
+void backplane_set_handlers(const struct backplane_handlers *h)
 {
+    on = *h;
+}
+
+void backplane_start(const struct backplane_handlers *h)
+{
+    backplane_set_handlers(h);
     static const struct pg_handlers lh = { listener_connect, listener_disconnect,
                                            listener_notify };
     static const struct pg_handlers qh = { query_connect, NULL, NULL };
@@ -364,7 +377,7 @@ void backplane_stop(void (*done)(void *), void *arg)
 {
     lws_sul_cancel(&heartbeat_sul);
     lws_sul_cancel(&poll_sul);
-    room_stop_publishing();
+    on.stop_publishing();
     stop_done = done;
     stop_arg = arg;
     char node[24];

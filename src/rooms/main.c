@@ -18,9 +18,11 @@
 #include "common/log.h"
 #include "common/secret.h"
 #include "common/signals.h"
+#include "rooms/auth.h"
 #include "rooms/backplane.h"
 #include "rooms/daemon.h"
 #include "rooms/ring.h"
+#include "rooms/room.h"
 #include "rooms/server.h"
 
 struct rooms_daemon daemon_state;
@@ -98,7 +100,12 @@ int main(int argc, char **argv)
         config_free(&cfg);
         return 1;
     }
-    backplane_start();
+    static const struct backplane_handlers wiring = {
+        room_notify_message,     room_notify_presence, room_deliver_event,
+        room_resync_all,         room_republish_presence, room_stop_publishing,
+        auth_revoked,            auth_check_revocations,
+    };
+    backplane_start(&wiring);
     server_run();
     server_free();
     log_info("component=rooms event=exit");

@@ -8,7 +8,9 @@
 #include "rooms/ring.h"
 
 static const char *const drop_reasons[] = { "slow_reader", "rate_limited", "too_many_rooms",
-                                            "too_large", "unauthorized", "revoked", "idle" };
+                                            "too_large", "unauthorized", "revoked", "idle",
+                                            "origin", "invalid_utf8", "join_backlog",
+                                            "visibility" };
 #define NDROPS (sizeof drop_reasons / sizeof drop_reasons[0])
 static const char *const error_codes[] = { "invalid_json", "invalid_message", "invalid_room",
                                            "unauthorized", "forbidden", "not_found",

@@ -14,7 +14,7 @@ void metrics_count_out(void);
 void metrics_count_event(void);
 void metrics_count_error(const char *code);
 /* reason: slow_reader, rate_limited, too_many_rooms, too_large,
- * unauthorized, revoked, idle. */
+ * unauthorized, revoked, idle, origin, invalid_utf8, join_backlog, visibility. */
 void metrics_count_drop(const char *reason);
 void metrics_count_backplane_reconnect(void);
 /* Seconds from a message's commit to its fan-out here; also the lag gauge. */

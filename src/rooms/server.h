@@ -6,6 +6,10 @@
 
 #include <stdbool.h>
 
+/* Close code for a connection that showed no sign of life for [rooms]
+ * idle_timeout (private range of RFC 6455; 1001 stays for shutdown). */
+#define ROOMS_CLOSE_IDLE 4408
+
 /* Creates the context listening on [rooms] listen.  Returns -1 with a
  * logged reason. */
 int server_init(void) __attribute__((warn_unused_result));

@@ -136,7 +136,7 @@ struct wsc *wsc_connect(const char *url, const char *const *headers, int rcvbuf,
         end = c->len >= 4 ? strstr((char *)c->buf, "\r\n\r\n") : NULL;
     }
     int code = 0;
-    if (sscanf((char *)c->buf, "HTTP/1.1 %d", &code) != 1)
+    if (sscanf((char *)c->buf, "HTTP/1.%*d %d", &code) != 1)
         goto fail;
     if (status)
         *status = code;
@@ -375,4 +375,59 @@ int wsc_wait_close(struct wsc *c, int timeout_ms)
 int wsc_pings(const struct wsc *c)
 {
     return c->pings;
+}
+
+int wsc_http_get(int port, const char *path, const char *bind_addr, char **body)
+{
+    return wsc_http_get_ex(port, path, bind_addr, NULL, body);
+}
+
+int wsc_http_get_ex(int port, const char *path, const char *bind_addr, const char *headers,
+                    char **body)
+{
+    if (body)
+        *body = NULL;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return 0;
+    struct sockaddr_in sa;
+    if (bind_addr) {
+        memset(&sa, 0, sizeof sa);
+        sa.sin_family = AF_INET;
+        if (inet_pton(AF_INET, bind_addr, &sa.sin_addr) != 1 ||
+            bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+            close(fd);
+            return 0;
+        }
+    }
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons((uint16_t)port);
+    inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+    if (connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
+        close(fd);
+        return 0;
+    }
+    char req[1024];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n%s\r\n",
+                     path, port, headers ? headers : "");
+    struct wsc c = { .fd = fd };
+    int status = 0;
+    if (write_all(fd, req, (size_t)n) == 0) {
+        double deadline = now_ms() + 10000;
+        while (fill(&c, deadline) > 0)
+            ;
+        if (c.buf && c.len < c.cap) {
+            c.buf[c.len] = '\0';
+            if (sscanf((char *)c.buf, "HTTP/1.%*d %d", &status) != 1)
+                status = 0;
+            char *b = strstr((char *)c.buf, "\r\n\r\n");
+            if (body && b)
+                *body = strdup(b + 4);
+        }
+    }
+    free(c.buf);
+    close(fd);
+    return status;
 }

@@ -47,4 +47,14 @@ int wsc_wait_close(struct wsc *c, int timeout_ms);
 /* Pings received so far. */
 int wsc_pings(const struct wsc *c);
 
+/* A plain HTTP/1.1 GET of http://127.0.0.1:port/path from the local
+ * address bind_addr (e.g. "127.0.0.2", to look like another host; NULL:
+ * any).  Returns the status (0: no answer) and the body (malloc'd) in
+ * *body if given. */
+int wsc_http_get(int port, const char *path, const char *bind_addr, char **body);
+/* The same with extra header lines ("Name: value\r\n" each, or NULL) and
+ * the request target sent exactly as given. */
+int wsc_http_get_ex(int port, const char *target, const char *bind_addr, const char *headers,
+                    char **body);
+
 #endif
