@@ -25,12 +25,36 @@ static void on_stop_signal(int sig)
     stop_requested = 1;
 }
 
+/* The mask to wait with: the stop signals are blocked everywhere else.
+ * libfcgi closes a connection it has just accepted when a signal interrupts
+ * the select() it waits in for the first bytes (is_af_unix_keeper), and
+ * select() is never restarted: a stop signal landing there dropped the
+ * request of a front server that had just connected (seen under a reload:
+ * Apache "Broken pipe", 503).  So the stop signals are only delivered in
+ * ppoll() below, when the worker holds no connection. */
+static sigset_t wait_mask;
+
 static void install_signals(void)
 {
     /* USR1 is multiwatch's graceful signal; USR2 it only forwards. */
     static const int stop[] = { SIGTERM, SIGINT, SIGUSR1, SIGUSR2, 0 };
     signals_install(on_stop_signal, stop);
     signal(SIGHUP, SIG_IGN); /* multiwatch does not forward it */
+    sigset_t block;
+    sigemptyset(&block);
+    for (const int *s = stop; *s; s++)
+        sigaddset(&block, *s);
+    sigprocmask(SIG_BLOCK, &block, &wait_mask);
+    for (const int *s = stop; *s; s++)
+        sigdelset(&wait_mask, *s);
+}
+
+/* Lets stop signals that are pending in: the worker may be busy for long
+ * stretches without ever waiting in ppoll(). */
+static void take_pending_signals(void)
+{
+    struct timespec zero = { 0, 0 };
+    (void)ppoll(NULL, 0, &zero, &wait_mask);
 }
 
 /* Resident memory in bytes (0 when unknown): one read of /proc/self/statm. */
@@ -137,6 +161,9 @@ int server_run(struct app *app, int listen_fd)
     while (!stop_requested) {
         int64_t now = clock_mono_us();
         if (now >= next_hk) {
+            take_pending_signals();
+            if (stop_requested)
+                break;
             worker_housekeeping(app, now);
             if (over_memory_ceiling(app))
                 break;
@@ -147,7 +174,10 @@ int server_run(struct app *app, int listen_fd)
         if (!busy) {
             int wait_ms = (int)((next_hk - now + 999) / 1000);
             struct pollfd p = { listen_fd, POLLIN, 0 };
-            int ready = poll(&p, 1, wait_ms < 1 ? 1 : wait_ms);
+            if (wait_ms < 1)
+                wait_ms = 1;
+            struct timespec ts = { wait_ms / 1000, (long)(wait_ms % 1000) * 1000000L };
+            int ready = ppoll(&p, 1, &ts, &wait_mask);
             if (ready < 0 && errno != EINTR) {
                 log_error("event=poll_failed reason=\"%s\"", strerror(errno));
                 rc = -1;

@@ -25,6 +25,7 @@ static void usage(FILE *f)
             "usage: pitcheyctl [--config PATH] COMMAND [ARGS]\n"
             "commands:\n"
             "  check-config               load the settings and the secret, report problems\n"
+            "  get SECTION.NAME           print one setting's effective value (e.g. api.workers)\n"
             "  init-secret                create the server secret file if it is missing\n"
             "  migrate                    apply the SQL migrations not yet applied\n"
             "  seed-demo [--users N] [--pitches M]\n"
@@ -75,6 +76,39 @@ static int cmd_migrate(const struct config *cfg)
         return 1;
     printf("migrations: %d applied\n", n);
     return 0;
+}
+
+/* get SECTION.NAME: the effective value (file, defaults and environment
+ * overrides applied), for scripts such as pitchey-pool that size the pool
+ * from [api] workers. */
+static int cmd_get(const struct config *cfg, int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: pitcheyctl get SECTION.NAME\n");
+        return 2;
+    }
+    const char *dot = strchr(argv[1], '.');
+    for (size_t i = 0; dot && i < config_option_count(); i++) {
+        const struct config_option *o = config_option_at(i);
+        if (strlen(o->section) != (size_t)(dot - argv[1]) ||
+            strncmp(o->section, argv[1], (size_t)(dot - argv[1])) != 0 ||
+            strcmp(o->name, dot + 1) != 0)
+            continue;
+        const char *base = (const char *)cfg + o->offset;
+        switch (o->type) {
+        case CONFIG_STRING: {
+            const char *v = *(char *const *)(const void *)base;
+            printf("%s\n", v ? v : "");
+            break;
+        }
+        case CONFIG_INT: printf("%d\n", *(const int *)(const void *)base); break;
+        case CONFIG_LONG: printf("%ld\n", *(const long *)(const void *)base); break;
+        case CONFIG_BOOL: printf("%s\n", *(const bool *)(const void *)base ? "yes" : "no"); break;
+        }
+        return 0;
+    }
+    fprintf(stderr, "pitcheyctl: no setting %s (expected SECTION.NAME, e.g. api.workers)\n", argv[1]);
+    return 2;
 }
 
 static int cmd_check_config(const struct config *cfg, const char *path)
@@ -141,6 +175,8 @@ int main(int argc, char **argv)
         rc = cmd_migrate(&cfg);
     else if (strcmp(cmd, "check-config") == 0)
         rc = cmd_check_config(&cfg, path);
+    else if (strcmp(cmd, "get") == 0)
+        rc = cmd_get(&cfg, argc - optind, argv + optind);
     else if (strcmp(cmd, "seed-demo") == 0)
         rc = ctl_seed_demo(&cfg, argc - optind, argv + optind);
     else if (strcmp(cmd, "warm") == 0)

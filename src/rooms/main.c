@@ -95,6 +95,10 @@ int main(int argc, char **argv)
 
     static const int stop[] = { SIGTERM, SIGINT, 0 };
     signals_install(on_signal, stop);
+    /* HUP is no stop: a closed terminal or an operator's habitual `kill
+     * -HUP` must not drop every client.  Settings are read at start; a
+     * restart (TERM: 1001, clients resume with since) applies new ones. */
+    signal(SIGHUP, SIG_IGN);
 
     if (server_init() != 0) {
         config_free(&cfg);
