@@ -171,6 +171,13 @@ static void publish_epoch(struct app *app, int64_t read_wall_ms)
 {
     if (S.epoch == 0 || cache_bypassing(app->cache))
         return;
+    /* At most every 100 ms unless the epoch moved: the careful reads after
+     * an outage come at every lookup, and the fast path polls the copy
+     * every 100 ms anyway. */
+    static int64_t last_ms;
+    if (S.epoch == S.epoch_published && read_wall_ms - last_ms < 100)
+        return;
+    last_ms = read_wall_ms;
     char key[CACHE_KEY_MAX + 1], text[48];
     cache_key_epoch(key, app->cfg.cache.prefix);
     int n = snprintf(text, sizeof text, "%" PRIu64 " %" PRId64, S.epoch, read_wall_ms);
