@@ -8,6 +8,7 @@
 
 #include "api/app.h"
 #include "api/routes.h"
+#include "api/fastpath.h"
 #include "common/clock.h"
 #include "common/log.h"
 
@@ -61,9 +62,25 @@ static const char *cache_status_rfc9211(const char *x)
     return "pitchey; fwd=bypass";
 }
 
+/* The report nginx sends once a second for the hits it answered itself
+ * (api/fastpath.h): views join this worker's batch, hits its counters. */
+static void fastpath_report(struct app *app, struct request *req, struct response *res)
+{
+    if (fastpath_apply_report(req->fastpath_report, app->views) != 0) {
+        log_warn("event=fastpath_report_malformed");
+        response_error(res, 400, "invalid_parameter", "malformed fast path report");
+        return;
+    }
+    response_empty(res, 204);
+}
+
 void dispatch_request(struct app *app, struct request *req, struct response *res)
 {
     const struct route *route = NULL;
+    if (req->fastpath_report) {
+        fastpath_report(app, req, res);
+        return;
+    }
     char idbuf[32] = "";
     unsigned allowed = 0;
     enum route_match m = router_match(api_routes, api_route_count, req->path, req->method,

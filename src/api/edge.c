@@ -163,24 +163,37 @@ static uint64_t parse_u64(const char *s)
     return s ? strtoull(s, NULL, 10) : 0;
 }
 
-static void publish_epoch(struct app *app)
+/* The copy in memcached is "<epoch> <wall ms of the Postgres read>"
+ * (doc/cache-format.md).  It is written after every read, not only on a
+ * change: the nginx fast path trusts a copy only while that read is under a
+ * second old, which is how long a worker trusts its own. */
+static void publish_epoch(struct app *app, int64_t read_wall_ms)
 {
-    if (S.epoch == 0 || S.epoch == S.epoch_published || cache_bypassing(app->cache))
+    if (S.epoch == 0 || cache_bypassing(app->cache))
         return;
-    char key[CACHE_KEY_MAX + 1], text[24];
+    /* At most every 100 ms unless the epoch moved: the careful reads after
+     * an outage come at every lookup, and the fast path polls the copy
+     * every 100 ms anyway. */
+    static int64_t last_ms;
+    if (S.epoch == S.epoch_published && read_wall_ms - last_ms < 100)
+        return;
+    last_ms = read_wall_ms;
+    char key[CACHE_KEY_MAX + 1], text[48];
     cache_key_epoch(key, app->cfg.cache.prefix);
-    int n = snprintf(text, sizeof text, "%" PRIu64, S.epoch);
+    int n = snprintf(text, sizeof text, "%" PRIu64 " %" PRId64, S.epoch, read_wall_ms);
     if (cache_set(app->cache, key, text, (size_t)n, 0, 0) == CACHE_OK)
         S.epoch_published = S.epoch;
 }
 
-static void set_epoch(struct app *app, uint64_t epoch)
+static void set_epoch(struct app *app, uint64_t epoch, int64_t read_wall_ms)
 {
     if (epoch != S.epoch && S.epoch != 0)
         log_info("event=cache_epoch old=%" PRIu64 " new=%" PRIu64, S.epoch, epoch);
     if (epoch > S.epoch || S.epoch == 0)
         S.epoch = epoch;
-    publish_epoch(app);
+    /* Only what Postgres said now: a worker still behind must not publish. */
+    if (S.epoch == epoch)
+        publish_epoch(app, read_wall_ms);
 }
 
 static bool read_epoch(struct app *app)
@@ -188,12 +201,13 @@ static bool read_epoch(struct app *app)
     PGresult *r = NULL;
     struct db_error err;
     S.epoch_read_us = clock_mono_us();
+    int64_t read_wall_ms = clock_wall_us() / 1000;
     if (db_query(app->db, &edge_epoch_read, 0, NULL, DB_IDEMPOTENT, &r, &err) != DB_OK) {
         PQclear(r);
         return false;
     }
     if (PQntuples(r) == 1)
-        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)));
+        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)), read_wall_ms);
     PQclear(r);
     return true;
 }
@@ -215,6 +229,22 @@ static bool ensure_epoch(struct app *app)
     return S.epoch != 0;
 }
 
+/* Tells the nginx fast path, on every server it can reach, that epochs
+ * below `epoch` are retired: "<prefix>:v<format>:epoch:<old>" exists for a
+ * while (doc/cache-format.md).  nginx fetches the marker of its epoch with
+ * every entry, so it stops answering from an entry this bump outdated before
+ * the write that caused the bump has answered. */
+static void retire_epochs_below(struct app *app, uint64_t epoch)
+{
+    char key[CACHE_KEY_MAX + 1];
+    cache_key_epoch(key, app->cfg.cache.prefix);
+    size_t len = strlen(key);
+    snprintf(key + len, sizeof key - len, ":%" PRIu64, epoch - 1);
+    size_t n = cache_server_count(app->cache);
+    for (size_t i = 0; i < n; i++)
+        (void)cache_set_on(app->cache, i, key, "1", 1, 10);
+}
+
 static void bump_epoch(struct app *app, const char *why)
 {
     PGresult *r = NULL;
@@ -225,8 +255,12 @@ static void bump_epoch(struct app *app, const char *why)
         return;
     }
     S.stats.epoch_bumps++;
-    if (PQntuples(r) == 1)
-        set_epoch(app, parse_u64(PQgetvalue(r, 0, 0)));
+    if (PQntuples(r) == 1) {
+        uint64_t epoch = parse_u64(PQgetvalue(r, 0, 0));
+        set_epoch(app, epoch, clock_wall_us() / 1000);
+        if (epoch > 1)
+            retire_epochs_below(app, epoch);
+    }
     PQclear(r);
     log_info("event=cache_epoch_bump why=%s epoch=%" PRIu64, why, S.epoch);
 }

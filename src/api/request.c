@@ -81,7 +81,7 @@ static enum http_method parse_method(const char *m)
 struct cgi_params {
     const char *method, *uri, *document_uri, *query_string, *authorization, *content_type,
         *content_length, *if_none_match, *accept_encoding, *origin, *remote_addr,
-        *idempotency_key, *preflight_method, *request_id;
+        *idempotency_key, *preflight_method, *request_id, *fastpath_report;
 };
 
 static void read_params(char **envp, struct cgi_params *p)
@@ -106,6 +106,7 @@ static void read_params(char **envp, struct cgi_params *p)
         P("HTTP_IDEMPOTENCY_KEY", idempotency_key),
         P("HTTP_ACCESS_CONTROL_REQUEST_METHOD", preflight_method),
         P("HTTP_X_REQUEST_ID", request_id),
+        P("PITCHEY_FASTPATH_REPORT", fastpath_report),
 #undef P
     };
     memset(p, 0, sizeof *p);
@@ -156,6 +157,7 @@ void request_init(struct request *req, char **envp)
     req->remote_addr = p.remote_addr ? p.remote_addr : "";
     req->idempotency_key = p.idempotency_key;
     req->preflight_method = p.preflight_method;
+    req->fastpath_report = p.fastpath_report;
     if (p.request_id && request_token_ok(p.request_id))
         strcpy(req->request_id, p.request_id);
     else

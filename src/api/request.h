@@ -45,6 +45,10 @@ struct request {
     int64_t path_id;         /* the {id} of the route, once matched */
     int route_index;         /* entry of the route table dispatch chose; -1: none */
     char **envp;             /* the CGI parameters, for rarely read ones */
+    /* PITCHEY_FASTPATH_REPORT: the nginx fast path's hits and views
+     * (api/fastpath.h).  Only the front server sets such a parameter (a
+     * client's headers arrive as HTTP_*), so it needs no other proof. */
+    const char *fastpath_report;
 };
 
 /* Parses the CGI parameters; never fails (bad parts surface later as the

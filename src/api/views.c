@@ -134,7 +134,12 @@ void views_free(struct views *v)
 
 void views_count(struct views *v, int64_t id)
 {
-    (void)set_add(&v->pending, id, 1);
+    views_add(v, id, 1);
+}
+
+void views_add(struct views *v, int64_t id, int64_t n)
+{
+    (void)set_add(&v->pending, id, n);
 }
 
 bool views_batch_full(const struct views *v)

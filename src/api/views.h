@@ -20,6 +20,8 @@ struct views;
 struct views *views_new(int batch);
 void views_free(struct views *v);
 void views_count(struct views *v, int64_t pitch_id);
+/* Adds n (>= 1) views of one pitch (the nginx fast path's, api/fastpath.h). */
+void views_add(struct views *v, int64_t pitch_id, int64_t n);
 bool views_batch_full(const struct views *v);
 /* The advisory lock key that serialises flushes (also taken by pitcheyctl
  * seed-demo, which rewrites pitch_views in bulk). */

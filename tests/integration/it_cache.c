@@ -1175,6 +1175,28 @@ START_TEST(both_servers_bounce_read_your_writes)
 }
 END_TEST
 
+/* Run last.  With PITCHEY_FASTPATH=1 (tests/integration/it_cache_fastpath)
+ * the suite only proves something about the fast path if nginx answered
+ * hits itself; without it, nginx must never have. */
+START_TEST(fastpath_answered_or_not)
+{
+    const char *fp = getenv("PITCHEY_FASTPATH");
+    bool on = fp && strcmp(fp, "1") == 0;
+    struct it_response r;
+    ck_assert_int_eq(it_get("/pitchey-fastpath/stats", &r), 0);
+    if (!on) {
+        ck_assert_int_eq(r.status, 404);
+    } else {
+        ck_assert_int_eq(r.status, 200);
+        struct json_object *o = it_json(&r);
+        ck_assert_msg(json_int(o, "hits") >= 100, "the fast path answered %lld hits",
+                      (long long)json_int(o, "hits"));
+        json_object_put(o);
+    }
+    it_response_free(&r);
+}
+END_TEST
+
 static Suite *suite(void)
 {
     Suite *s = suite_create("it_cache");
@@ -1196,6 +1218,7 @@ static Suite *suite(void)
     tcase_add_test(tc, one_server_bounce_never_stale);
     tcase_add_test(tc, both_servers_bounce_read_your_writes);
     tcase_add_test(tc, postgres_stopped_serves_cache);
+    tcase_add_test(tc, fastpath_answered_or_not);
     suite_add_tcase(s, tc);
     return s;
 }
