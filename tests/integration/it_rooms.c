@@ -1281,29 +1281,42 @@ static int start_second(int *port)
 {
     char conf[512], cmd[2048];
     snprintf(conf, sizeof conf, "%s/rooms2.conf", it_env("PITCHEY_STACK_DIR"));
-    *port = 20000 + (int)(getpid() % 20000) + 17;
-    snprintf(cmd, sizeof cmd,
-             "sed 's/^listen = 127\\.0\\.0\\.1:.*/listen = 127.0.0.1:%d/' '%s' > '%s'", *port,
-             it_env("PITCHEY_CONFIG"), conf);
-    ck_assert_int_eq(system(cmd), 0);
-    pid_t pid = fork();
-    if (pid == 0) {
-        char log[512];
-        snprintf(log, sizeof log, "%s/logs/rooms2.log", it_env("PITCHEY_STACK_DIR"));
-        freopen(log, "a", stdout);
-        freopen(log, "a", stderr);
-        const char *bin = getenv("PITCHEY_ROOMS");
-        execl(bin, bin, "--config", conf, (char *)NULL);
-        _exit(127);
+    /* A port from the pid can be taken by another stack's server (bind
+     * fails with EADDRINUSE and the daemon exits): then try another. */
+    for (int attempt = 0; attempt < 5; attempt++) {
+        *port = 20000 + (int)((getpid() + attempt * 7919) % 20000) + 17;
+        snprintf(cmd, sizeof cmd,
+                 "sed 's/^listen = 127\\.0\\.0\\.1:.*/listen = 127.0.0.1:%d/' '%s' > '%s'", *port,
+                 it_env("PITCHEY_CONFIG"), conf);
+        ck_assert_int_eq(system(cmd), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            char log[512];
+            snprintf(log, sizeof log, "%s/logs/rooms2.log", it_env("PITCHEY_STACK_DIR"));
+            freopen(log, "a", stdout);
+            freopen(log, "a", stderr);
+            const char *bin = getenv("PITCHEY_ROOMS");
+            execl(bin, bin, "--config", conf, (char *)NULL);
+            _exit(127);
+        }
+        char url[128];
+        snprintf(url, sizeof url, "http://127.0.0.1:%d", *port);
+        bool exited = false;
+        for (int i = 0; i < 100 && !exited; i++) {
+            if (waitpid(pid, NULL, WNOHANG) == pid) {
+                exited = true;
+                break;
+            }
+            if (metric(url, "pitchey_rooms_connections ") >= 0)
+                return pid;
+            it_sleep_ms(100);
+        }
+        if (!exited) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            break;
+        }
     }
-    char url[128];
-    snprintf(url, sizeof url, "http://127.0.0.1:%d", *port);
-    for (int i = 0; i < 100; i++) {
-        if (metric(url, "pitchey_rooms_connections ") >= 0)
-            return pid;
-        it_sleep_ms(100);
-    }
-    kill(pid, SIGKILL);
     ck_abort_msg("the second daemon did not start");
     return -1;
 }
