@@ -58,30 +58,12 @@ static void take_pending_signals(void)
     (void)ppoll(NULL, 0, &zero, &wait_mask);
 }
 
-/* Resident memory in bytes (0 when unknown): one read of /proc/self/statm. */
-static uint64_t rss_bytes(void)
-{
-    int fd = open("/proc/self/statm", O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return 0;
-    char text[128];
-    ssize_t n = read(fd, text, sizeof text - 1);
-    close(fd);
-    if (n <= 0)
-        return 0;
-    text[n] = '\0';
-    unsigned long long size, resident;
-    if (sscanf(text, "%llu %llu", &size, &resident) != 2)
-        return 0;
-    return (uint64_t)resident * (uint64_t)sysconf(_SC_PAGESIZE);
-}
-
 /* Above [api] max_rss_mb: time to leave (after the request in flight). */
 static bool over_memory_ceiling(const struct app *app)
 {
     if (app->cfg.api.max_rss_mb <= 0)
         return false;
-    uint64_t rss = rss_bytes();
+    uint64_t rss = metrics_rss_bytes();
     if (rss <= (uint64_t)app->cfg.api.max_rss_mb * 1024 * 1024)
         return false;
     log_warn("event=worker_recycle reason=memory rss_mb=%.1f max_rss_mb=%d",
